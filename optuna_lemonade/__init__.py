@@ -1,0 +1,34 @@
+"""LEMONADE for Optuna: multi-objective neural architecture search by Lamarckian evolution.
+
+The package is layered, and data flows one way through it:
+
+* :mod:`optuna_lemonade.architecture`: networks as graphs of named layers
+  (:class:`Architecture`), and the :class:`SearchSpace` they live in;
+* :mod:`optuna_lemonade.network`: :func:`build_model` turns an architecture into a
+  PyTorch module;
+* :mod:`optuna_lemonade.cheap_objectives`: costs known without training (parameters,
+  multiply-accumulates);
+* :mod:`optuna_lemonade.morphisms`: mutations that change a network and carry its
+  trained weights over.
+"""
+
+from optuna_lemonade import morphisms
+from optuna_lemonade.architecture import Architecture
+from optuna_lemonade.architecture import Node
+from optuna_lemonade.architecture import SearchSpace
+from optuna_lemonade.cheap_objectives import count_macs
+from optuna_lemonade.cheap_objectives import count_params
+from optuna_lemonade.network import build_model
+
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Architecture",
+    "Node",
+    "SearchSpace",
+    "build_model",
+    "count_macs",
+    "count_params",
+    "morphisms",
+]

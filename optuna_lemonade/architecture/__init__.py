@@ -1,0 +1,24 @@
+"""Network representation: architectures as graphs of named layers, and search spaces.
+
+Nothing here depends on weights: an :class:`Architecture` is pure structure, cheap to
+create, compare, hash and serialise, so that the sampler can propose many of them.
+"""
+
+from optuna_lemonade.architecture._architecture import Architecture
+from optuna_lemonade.architecture._architecture import Shape
+from optuna_lemonade.architecture._counting import analytic_num_macs
+from optuna_lemonade.architecture._counting import analytic_num_params
+from optuna_lemonade.architecture._node import Node
+from optuna_lemonade.architecture._node import OPS
+from optuna_lemonade.architecture._search_space import SearchSpace
+
+
+__all__ = [
+    "Architecture",
+    "Node",
+    "OPS",
+    "SearchSpace",
+    "Shape",
+    "analytic_num_macs",
+    "analytic_num_params",
+]

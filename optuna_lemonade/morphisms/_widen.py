@@ -1,0 +1,119 @@
+"""Exact morphism that widens a layer: more filters, consumers ignore the new ones."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import ClassVar
+
+from optuna_lemonade.architecture import Architecture
+from optuna_lemonade.architecture import SearchSpace
+from optuna_lemonade.morphisms._base import ChannelMap
+from optuna_lemonade.morphisms._base import Mutation
+from optuna_lemonade.morphisms._base import Operator
+from optuna_lemonade.morphisms._channels import channel_groups
+from optuna_lemonade.morphisms._channels import ChannelMismatch
+from optuna_lemonade.morphisms._channels import propagate_channel_maps
+
+
+def _tied_producers(arch: Architecture, node: str) -> list[str] | None:
+    """Convolutions whose filters must change with ``node``'s, or None if they cannot.
+
+    A group cannot change when it holds the input, a linear layer or a concatenation,
+    whose widths are not free.
+    """
+    groups = channel_groups(arch)
+    group = groups[node]
+    members = [n for n in arch.nodes if groups[n.name] == group]
+    if any(n.op in ("input", "linear", "concat") for n in members):
+        return None
+    return [n.name for n in members if n.op in ("conv", "sepconv")]
+
+
+@dataclasses.dataclass(frozen=True)
+class WidenMutation(Mutation):
+    """Give convolution ``node`` (and those tied to it by additions) ``filters`` filters.
+
+    Old filters keep their weights; new filters get a fresh initialisation; every
+    batch norm on the way gets new channels; every consumer (convolution, separable
+    convolution, linear layer) gets zero weights for the new channels, so the child
+    computes exactly what the parent does.
+    """
+
+    operator: ClassVar[str] = "widen"
+    exact: ClassVar[bool] = True
+    node: str
+    filters: int
+
+    def apply(self, arch: Architecture) -> Architecture:
+        if self.node not in arch or arch.node(self.node).op not in ("conv", "sepconv"):
+            raise ValueError(f"widen: {self.node!r} is not a convolution of this network")
+        producers = _tied_producers(arch, self.node)
+        if producers is None:
+            raise ValueError(f"widen: the width of {self.node!r} is tied to a fixed width")
+        old = arch.node(self.node).filters
+        assert old is not None
+        if self.filters <= old:
+            raise ValueError(f"widen: {self.filters} filters is not more than {old}")
+        return arch.replace_nodes(
+            node.replace(filters=self.filters) if node.name in producers else node
+            for node in arch.nodes
+        )
+
+    def channel_maps(self, parent: Architecture, child: Architecture) -> dict[str, ChannelMap]:
+        old = parent.shape(self.node)[0]
+        grown = tuple(range(old)) + (-1,) * (self.filters - old)
+        producers = _tied_producers(parent, self.node)
+        assert producers is not None
+        return {name: grown for name in producers}
+
+
+class Widen(Operator):
+    """Multiply a convolution's filters by ``factor`` (exact).
+
+    Convolutions tied to it by additions are widened alike, so that the additions
+    still fit. New filters start from PyTorch's default initialisation, and their
+    consumers' weights for them start at zero.
+
+    Args:
+        factor: Growth factor, > 1; the new width is ``ceil(filters * factor)``,
+            and at most the search space's ``max_filters``.
+    """
+
+    name: ClassVar[str] = "widen"
+    exact: ClassVar[bool] = True
+
+    def __init__(self, *, factor: float = 2.0) -> None:
+        if not isinstance(factor, (int, float)) or isinstance(factor, bool) or not factor > 1:
+            raise ValueError(f"widen factor must be a number > 1, got {factor!r}")
+        if not math.isfinite(factor):
+            raise ValueError(f"widen factor must be finite, got {factor!r}")
+        self.factor = float(factor)
+
+    def __repr__(self) -> str:
+        return f"Widen(factor={self.factor})"
+
+    def candidates(self, arch: Architecture, space: SearchSpace) -> list[Mutation]:
+        result: list[Mutation] = []
+        seen: set[frozenset[str]] = set()
+        for node in arch.nodes:
+            if node.op not in ("conv", "sepconv"):
+                continue
+            producers = _tied_producers(arch, node.name)
+            if producers is None or frozenset(producers) in seen:
+                continue
+            seen.add(frozenset(producers))
+            assert node.filters is not None
+            filters = min(math.ceil(node.filters * self.factor), space.max_filters)
+            if filters <= node.filters:
+                continue
+            mutation = WidenMutation(seed=0, node=node.name, filters=filters)
+            try:
+                # A concatenation of a widened layer may grow where an add needs it
+                # fixed: the graph becomes invalid, or the add mixes new channels.
+                child = mutation.apply(arch)
+                propagate_channel_maps(arch, child, mutation.channel_maps(arch, child))
+            except (ValueError, ChannelMismatch):
+                continue
+            result.append(mutation)
+        return result

@@ -1,0 +1,105 @@
+"""SearchSpace: initial architectures for any input size, limits, bad configuration."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from optuna_lemonade import build_model
+from optuna_lemonade import count_params
+from optuna_lemonade import SearchSpace
+
+
+@pytest.mark.parametrize(
+    "shape", [(1, 28, 28), (3, 32, 32), (3, 13, 17), (1, 8, 8), (3, 1, 1), (2, 3, 40), (3, 64, 64)]
+)
+@pytest.mark.parametrize("classes", [1, 2, 10])
+def test_initial_architectures_for_any_input(shape: tuple[int, int, int], classes: int) -> None:
+    space = SearchSpace(shape, classes)
+    initial = space.initial_architectures()
+    assert len(initial) == 3
+    sizes = [count_params(arch) for arch in initial]
+    assert sizes == sorted(sizes) and len(set(sizes)) == 3  # different sizes
+    for arch in initial:
+        assert space.contains(arch)
+        assert {node.op for node in arch.nodes} <= {
+            "input",
+            "conv",
+            "bn",
+            "relu",
+            "maxpool",
+            "gap",
+            "linear",
+        }
+        out = build_model(arch)(torch.randn(2, *shape))
+        assert out.shape == (2, classes)
+
+
+def test_pooling_follows_resolution() -> None:
+    def pools(shape: tuple[int, int, int]) -> int:
+        arch = SearchSpace(shape, 10).initial_architectures()[0]
+        return sum(node.op == "maxpool" for node in arch.nodes)
+
+    assert pools((1, 28, 28)) == 2
+    assert pools((3, 32, 32)) == 3
+    assert pools((3, 13, 17)) == 1
+    assert pools((3, 4, 4)) == 0
+
+
+def test_fashion_mnist_sizes() -> None:
+    sizes = [count_params(a) for a in SearchSpace((1, 28, 28), 10).initial_architectures()]
+    assert sizes == [6274, 24058, 94186]
+
+
+def test_limits_filter_initial_architectures() -> None:
+    space = SearchSpace((1, 28, 28), 10, max_params=30_000)
+    assert [count_params(a) for a in space.initial_architectures()] == [6274, 24058]
+    capped = SearchSpace((1, 28, 28), 10, max_filters=16, initial_widths=(16,))
+    assert max(n.filters or 0 for n in capped.initial_architectures()[0].nodes) == 16
+
+
+def test_violations_name_the_problem() -> None:
+    big = SearchSpace((1, 28, 28), 10).initial_architectures()[2]
+    small = SearchSpace(
+        (1, 28, 28), 10, max_params=10_000, max_filters=64, max_depth=3, max_nodes=10
+    )
+    problems = small.violations(big)
+    assert any("parameters" in p for p in problems)
+    assert any("max_filters" in p for p in problems)
+    assert any("max_depth" in p for p in problems)
+    assert any("max_nodes" in p for p in problems)
+    other = SearchSpace((1, 28, 28), 5)
+    assert any("classes" in p for p in other.violations(big))
+    assert not other.contains(big)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(input_shape=(28, 28), num_classes=10), "input_shape"),
+        (dict(input_shape=(1, 0, 28), num_classes=10), "input_shape"),
+        (dict(input_shape="1x28x28", num_classes=10), "input_shape"),
+        (dict(input_shape=(1, 28, 28), num_classes=0), "num_classes"),
+        (dict(input_shape=(1, 28, 28), num_classes=10, max_params=0), "max_params"),
+        (dict(input_shape=(1, 28, 28), num_classes=10, max_filters=0), "max_filters"),
+        (dict(input_shape=(1, 28, 28), num_classes=10, max_depth=1), "max_depth"),
+        (dict(input_shape=(1, 28, 28), num_classes=10, max_nodes=2), "max_nodes"),
+        (dict(input_shape=(1, 28, 28), num_classes=10, kernel_sizes=(2,)), "kernel_sizes"),
+        (dict(input_shape=(1, 28, 28), num_classes=10, kernel_sizes=()), "kernel_sizes"),
+        (dict(input_shape=(1, 28, 28), num_classes=10, initial_widths=(0,)), "initial_widths"),
+    ],
+)
+def test_bad_configuration(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        SearchSpace(**kwargs)
+
+
+def test_limits_that_admit_no_initial_architecture() -> None:
+    space = SearchSpace((1, 28, 28), 10, max_params=100)
+    with pytest.raises(ValueError, match="admit none"):
+        space.initial_architectures()
+
+
+def test_keyword_only_options() -> None:
+    with pytest.raises(TypeError):
+        SearchSpace((1, 28, 28), 10, 1000)  # type: ignore[misc]
