@@ -5,10 +5,10 @@ architecture alone (cheap, no weights), and :func:`apply_mutation` replays it on
 parent's weights. :func:`mutate` does both.
 """
 
-from optuna_lemonade.morphisms._base import ChannelMap
 from optuna_lemonade.morphisms._base import Mutation
 from optuna_lemonade.morphisms._base import NotApplicable
 from optuna_lemonade.morphisms._base import Operator
+from optuna_lemonade.morphisms._channels import ChannelMap
 from optuna_lemonade.morphisms._insert import InsertConv
 from optuna_lemonade.morphisms._insert import InsertLayerMutation
 from optuna_lemonade.morphisms._insert import InsertSepConv

@@ -12,11 +12,9 @@ import numpy as np
 
 from optuna_lemonade.architecture import Architecture
 from optuna_lemonade.architecture import SearchSpace
+from optuna_lemonade.morphisms._channels import ChannelMap
+from optuna_lemonade.morphisms._channels import propagate_channel_maps
 from optuna_lemonade.network import GraphNetwork
-
-
-ChannelMap = tuple[int, ...]
-"""For each channel of a child node's output, the parent channel it carries, or -1."""
 
 
 class NotApplicable(Exception):
@@ -137,8 +135,9 @@ class Operator(abc.ABC):
     ) -> tuple[Mutation, Architecture]:
         """Choose a random mutation whose child lies in ``space``.
 
-        Candidates are tried in a random order until one gives a child within the
-        limits.
+        Candidates are tried in a random order until one gives a valid child within
+        the limits (a candidate can turn out invalid, e.g. a widening whose growth
+        would reach an addition through a concatenation).
 
         Returns:
             The mutation (with a fresh seed) and the child architecture.
@@ -151,12 +150,17 @@ class Operator(abc.ABC):
             raise NotApplicable(f"{self.name}: no valid place in this network")
         for index in rng.permutation(len(candidates)):
             candidate = candidates[int(index)]
-            child = candidate.apply(arch)
+            try:
+                child = candidate.apply(arch)
+                propagate_channel_maps(arch, child, candidate.channel_maps(arch, child))
+            except ValueError:  # ChannelMismatch is a ValueError
+                continue
             if space.contains(child):
                 seed = int(rng.integers(0, 2**31 - 1))
                 return dataclasses.replace(candidate, seed=seed), child
         raise NotApplicable(
-            f"{self.name}: all {len(candidates)} candidate(s) exceed the search space limits"
+            f"{self.name}: all {len(candidates)} candidate(s) are invalid or exceed the search "
+            "space limits"
         )
 
     def __repr__(self) -> str:

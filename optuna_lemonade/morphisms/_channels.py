@@ -5,7 +5,10 @@ from __future__ import annotations
 import functools
 
 from optuna_lemonade.architecture import Architecture
-from optuna_lemonade.morphisms._base import ChannelMap
+
+
+ChannelMap = tuple[int, ...]
+"""For each channel of a child node's output, the parent channel it carries, or -1."""
 
 
 class ChannelMismatch(ValueError):

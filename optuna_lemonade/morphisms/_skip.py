@@ -10,9 +10,9 @@ from torch import nn
 from optuna_lemonade.architecture import Architecture
 from optuna_lemonade.architecture import Node
 from optuna_lemonade.architecture import SearchSpace
-from optuna_lemonade.morphisms._base import ChannelMap
 from optuna_lemonade.morphisms._base import Mutation
 from optuna_lemonade.morphisms._base import Operator
+from optuna_lemonade.morphisms._channels import ChannelMap
 from optuna_lemonade.morphisms._insert import rewire
 from optuna_lemonade.network import GraphNetwork
 

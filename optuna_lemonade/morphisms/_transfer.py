@@ -6,38 +6,13 @@ import torch
 from torch import nn
 
 from optuna_lemonade.architecture import Architecture
-from optuna_lemonade.morphisms._base import ChannelMap
 from optuna_lemonade.morphisms._base import Mutation
+from optuna_lemonade.morphisms._channels import ChannelMap
 from optuna_lemonade.morphisms._channels import propagate_channel_maps
 from optuna_lemonade.network import build_model
+from optuna_lemonade.network import check_model
 from optuna_lemonade.network import GraphNetwork
 from optuna_lemonade.network import SeparableConv2d
-
-
-def check_model(arch: Architecture, model: nn.Module) -> None:
-    """Check that ``model``'s state dict fits ``build_model(arch)``.
-
-    Raises:
-        ValueError: Naming the first missing, unexpected or misshapen entry.
-    """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}")
-    with torch.device("meta"):
-        reference = build_model(arch).state_dict()
-    state = model.state_dict()
-    missing = sorted(set(reference) - set(state))
-    unexpected = sorted(set(state) - set(reference))
-    if missing or unexpected:
-        raise ValueError(
-            "the model does not match the architecture: "
-            f"missing {missing[:5]}, unexpected {unexpected[:5]}"
-        )
-    for key, tensor in reference.items():
-        if tuple(state[key].shape) != tuple(tensor.shape):
-            raise ValueError(
-                f"the model does not match the architecture: {key!r} has shape "
-                f"{tuple(state[key].shape)}, expected {tuple(tensor.shape)}"
-            )
 
 
 def _split(mapping: ChannelMap) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

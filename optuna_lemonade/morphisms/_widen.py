@@ -8,12 +8,10 @@ from typing import ClassVar
 
 from optuna_lemonade.architecture import Architecture
 from optuna_lemonade.architecture import SearchSpace
-from optuna_lemonade.morphisms._base import ChannelMap
 from optuna_lemonade.morphisms._base import Mutation
 from optuna_lemonade.morphisms._base import Operator
 from optuna_lemonade.morphisms._channels import channel_groups
-from optuna_lemonade.morphisms._channels import ChannelMismatch
-from optuna_lemonade.morphisms._channels import propagate_channel_maps
+from optuna_lemonade.morphisms._channels import ChannelMap
 
 
 def _tied_producers(arch: Architecture, node: str) -> list[str] | None:
@@ -107,13 +105,7 @@ class Widen(Operator):
             filters = min(math.ceil(node.filters * self.factor), space.max_filters)
             if filters <= node.filters:
                 continue
-            mutation = WidenMutation(seed=0, node=node.name, filters=filters)
-            try:
-                # A concatenation of a widened layer may grow where an add needs it
-                # fixed: the graph becomes invalid, or the add mixes new channels.
-                child = mutation.apply(arch)
-                propagate_channel_maps(arch, child, mutation.channel_maps(arch, child))
-            except (ValueError, ChannelMismatch):
-                continue
-            result.append(mutation)
+            # Not validated here: a concatenation of a widened layer may grow where an
+            # add needs it fixed; Operator.propose skips such candidates.
+            result.append(WidenMutation(seed=0, node=node.name, filters=filters))
         return result

@@ -1,0 +1,10 @@
+"""The trial-to-checkpoint store: networks saved as Optuna artifacts of their trials."""
+
+from optuna_lemonade.checkpoints._format import CheckpointError
+from optuna_lemonade.checkpoints._format import from_bytes
+from optuna_lemonade.checkpoints._format import to_bytes
+from optuna_lemonade.checkpoints._store import CHECKPOINT_KEY
+from optuna_lemonade.checkpoints._store import CheckpointStore
+
+
+__all__ = ["CHECKPOINT_KEY", "CheckpointError", "CheckpointStore", "from_bytes", "to_bytes"]

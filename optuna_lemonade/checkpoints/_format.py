@@ -1,0 +1,94 @@
+"""The checkpoint file format: an architecture and its state dict, safely loadable."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import torch
+from torch import nn
+
+from optuna_lemonade.architecture import Architecture
+from optuna_lemonade.network import build_model
+from optuna_lemonade.network import check_model
+from optuna_lemonade.network import GraphNetwork
+
+
+FORMAT = "optuna-lemonade.checkpoint"
+VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, unreadable, or does not match its architecture."""
+
+
+def to_bytes(arch: Architecture, model: nn.Module) -> bytes:
+    """Serialise ``model``'s state dict with ``arch``'s JSON.
+
+    Raises:
+        ValueError: If the model does not match the architecture.
+    """
+    check_model(arch, model)
+    state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
+    buffer = io.BytesIO()
+    torch.save(
+        {
+            "format": FORMAT,
+            "version": VERSION,
+            "architecture": arch.to_json(),
+            "state_dict": state,
+        },
+        buffer,
+    )
+    return buffer.getvalue()
+
+
+def from_bytes(data: bytes, *, expected: Architecture | None = None) -> GraphNetwork:
+    """Load a model from :func:`to_bytes` output.
+
+    The bytes are read with ``torch.load(..., weights_only=True)``: only tensors and
+    plain containers are accepted, so a crafted pickle cannot run code. The
+    architecture is parsed with :meth:`Architecture.from_json`, which evaluates nothing.
+
+    Args:
+        data: The checkpoint.
+        expected: If given, the checkpoint's architecture must equal it.
+
+    Returns:
+        The model on CPU, in eval mode.
+
+    Raises:
+        CheckpointError: If the bytes are not a valid checkpoint, hold another
+            architecture than ``expected``, or a state dict that does not fit.
+    """
+    try:
+        content: Any = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for corrupt or unsafe input
+        raise CheckpointError(f"unreadable checkpoint: {type(error).__name__}: {error}") from None
+    if not isinstance(content, dict) or content.get("format") != FORMAT:
+        raise CheckpointError("not an optuna-lemonade checkpoint")
+    if content.get("version") != VERSION:
+        raise CheckpointError(f"unsupported checkpoint version {content.get('version')!r}")
+    try:
+        arch = Architecture.from_json(content["architecture"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"checkpoint architecture is invalid: {error}") from None
+    if expected is not None and arch != expected:
+        raise CheckpointError("checkpoint holds another architecture than its trial")
+    state = content.get("state_dict")
+    if not isinstance(state, dict) or not all(
+        isinstance(key, str) and isinstance(value, torch.Tensor) for key, value in state.items()
+    ):
+        raise CheckpointError("checkpoint state_dict is not a mapping of names to tensors")
+    with torch.device("meta"):
+        reference = build_model(arch).state_dict()
+    if set(reference) != set(state) or any(
+        tuple(state[key].shape) != tuple(value.shape) for key, value in reference.items()
+    ):
+        raise CheckpointError("checkpoint state_dict does not match its architecture")
+    model = build_model(arch)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as error:
+        raise CheckpointError(f"checkpoint state_dict does not load: {error}") from None
+    return model.eval()

@@ -1,0 +1,123 @@
+"""Checkpoints as Optuna artifacts of their trials."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import TYPE_CHECKING
+
+import optuna
+from optuna.artifacts import FileSystemArtifactStore
+from optuna.artifacts import upload_artifact
+from optuna.artifacts.exceptions import ArtifactNotFound
+from optuna.trial import FrozenTrial
+from torch import nn
+
+from optuna_lemonade.architecture import Architecture
+from optuna_lemonade.checkpoints._format import CheckpointError
+from optuna_lemonade.checkpoints._format import from_bytes
+from optuna_lemonade.checkpoints._format import to_bytes
+from optuna_lemonade.network import GraphNetwork
+
+
+if TYPE_CHECKING:
+    from optuna.artifacts._protocol import ArtifactStore
+
+
+CHECKPOINT_KEY = "lemonade:checkpoint"
+"""Trial system attribute holding the artifact id of the trial's checkpoint. It is set
+only after the artifact is fully written, so its presence means the file is complete."""
+
+DEFAULT_DIRECTORY = "lemonade-checkpoints"
+
+
+class CheckpointStore:
+    """Saves and loads networks as Optuna artifacts linked to their trials.
+
+    Any :mod:`optuna.artifacts` store works (a shared file system, S3 through
+    ``Boto3ArtifactStore``, GCS), so optuna-dashboard lists the checkpoints with the
+    trials' other artifacts.
+
+    Args:
+        artifact_store: Where the files go. Default: a ``FileSystemArtifactStore`` in
+            ``./lemonade-checkpoints``, created on first save.
+    """
+
+    def __init__(self, artifact_store: ArtifactStore | None = None) -> None:
+        self._default_directory: str | None = None
+        if artifact_store is None:
+            self._default_directory = DEFAULT_DIRECTORY
+            artifact_store = FileSystemArtifactStore(DEFAULT_DIRECTORY)
+        self.artifact_store = artifact_store
+
+    def save(self, trial: optuna.Trial, arch: Architecture, model: nn.Module) -> str:
+        """Upload ``model`` as the checkpoint of the running ``trial``.
+
+        Returns:
+            The artifact id.
+
+        Raises:
+            ValueError: If the model does not match the architecture.
+        """
+        data = to_bytes(arch, model)
+        if self._default_directory is not None:
+            os.makedirs(self._default_directory, exist_ok=True)
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, f"trial-{trial.number}.pt")
+            with open(path, "wb") as file:
+                file.write(data)
+            artifact_id = upload_artifact(
+                artifact_store=self.artifact_store,
+                file_path=path,
+                study_or_trial=trial,
+                mimetype="application/octet-stream",
+            )
+        trial.storage.set_trial_system_attr(trial._trial_id, CHECKPOINT_KEY, artifact_id)
+        return artifact_id
+
+    @staticmethod
+    def artifact_id(trial: FrozenTrial) -> str | None:
+        """The artifact id of ``trial``'s checkpoint, or None if it saved none."""
+        value = trial.system_attrs.get(CHECKPOINT_KEY)
+        return value if isinstance(value, str) else None
+
+    def load(self, trial: FrozenTrial, arch: Architecture) -> GraphNetwork:
+        """Load ``trial``'s checkpoint, which must hold ``arch``.
+
+        Returns:
+            The model on CPU, in eval mode.
+
+        Raises:
+            CheckpointError: If the trial has no checkpoint, or it is missing from the
+                artifact store, unreadable, or does not match ``arch``.
+        """
+        artifact_id = self.artifact_id(trial)
+        if artifact_id is None:
+            raise CheckpointError(f"trial {trial.number} saved no checkpoint")
+        try:
+            with self.artifact_store.open_reader(artifact_id) as reader:
+                data = reader.read()
+        except ArtifactNotFound:
+            raise CheckpointError(
+                f"the checkpoint of trial {trial.number} ({artifact_id}) is missing from the "
+                "artifact store"
+            ) from None
+        except (OSError, ValueError) as error:
+            raise CheckpointError(
+                f"the checkpoint of trial {trial.number} cannot be read: {error}"
+            ) from None
+        try:
+            return from_bytes(data, expected=arch)
+        except CheckpointError as error:
+            raise CheckpointError(f"trial {trial.number}: {error}") from None
+
+    def exists(self, trial: FrozenTrial) -> bool:
+        """Whether ``trial`` has a checkpoint that can be opened (not validated)."""
+        artifact_id = self.artifact_id(trial)
+        if artifact_id is None:
+            return False
+        try:
+            with self.artifact_store.open_reader(artifact_id):
+                return True
+        except (ArtifactNotFound, OSError, ValueError):
+            return False

@@ -1,0 +1,24 @@
+"""The Optuna glue: LemonadeSampler, the Child it hands to objectives, and selection."""
+
+from optuna_lemonade.sampler._child import Child
+from optuna_lemonade.sampler._decision import Decision
+from optuna_lemonade.sampler._decision import DECISION_KEY
+from optuna_lemonade.sampler._kde import inverse_density
+from optuna_lemonade.sampler._kde import SelectionStrategy
+from optuna_lemonade.sampler._kde import uniform
+from optuna_lemonade.sampler._population import pareto_front
+from optuna_lemonade.sampler._sampler import LemonadeSampler
+from optuna_lemonade.sampler._sampler import LemonadeWarning
+
+
+__all__ = [
+    "Child",
+    "DECISION_KEY",
+    "Decision",
+    "LemonadeSampler",
+    "LemonadeWarning",
+    "SelectionStrategy",
+    "inverse_density",
+    "pareto_front",
+    "uniform",
+]

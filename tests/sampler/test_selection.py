@@ -1,0 +1,100 @@
+"""Selection by inverse density prefers sparse regions of the cheap objectives."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import optuna
+from optuna.trial import TrialState
+import pytest
+from scipy.stats import binomtest
+
+from optuna_lemonade import Architecture
+from optuna_lemonade import Node
+from optuna_lemonade.sampler import inverse_density
+from optuna_lemonade.sampler import LemonadeSampler
+from optuna_lemonade.sampler import uniform
+from optuna_lemonade.sampler._kde import log_density
+from optuna_lemonade.sampler._kde import to_log_scale
+
+
+def test_inverse_density_on_a_fixed_population() -> None:
+    cluster = np.array([[1000.0 + 10 * i, 5000.0 + 40 * i] for i in range(9)])
+    lonely = np.array([[100_000.0, 900_000.0]])
+    population = np.vstack([cluster, lonely])
+    p = inverse_density(population, population)
+    assert p.shape == (10,) and math.isclose(p.sum(), 1.0)
+    # Each cluster member shares its density with eight neighbours: the lonely network
+    # is about nine times as likely as any of them, and as likely as all together.
+    assert 8 * p[:-1].max() < p[-1] < 10 * p[:-1].min()
+    assert p[-1] == pytest.approx(0.5, abs=0.05)
+    assert np.allclose(uniform(population, population), 0.1)
+
+
+def test_density_is_on_a_log_scale_for_counts() -> None:
+    values = np.array([[10.0, -1.0], [1000.0, 2.0]])
+    scaled = to_log_scale(values)
+    assert np.allclose(scaled[:, 0], np.log([10.0, 1000.0]))
+    assert np.allclose(scaled[:, 1], [-1.0, 2.0])
+    # A point between two networks of 10 and 1000 parameters is at 100, not 505.
+    reference = to_log_scale(np.array([[10.0], [1000.0]]))
+    densities = log_density(np.log(np.array([[100.0], [505.0]])), reference)
+    assert densities[0] > densities[1]
+
+
+def test_density_of_one_network_or_identical_ones_is_finite() -> None:
+    one = np.array([[5.0, 5.0]])
+    assert np.isfinite(log_density(one, one)).all()
+    same = np.array([[5.0, 5.0]] * 4)
+    assert np.isfinite(inverse_density(same, same)).all()
+
+
+def _chain(width: int) -> Architecture:
+    return Architecture(
+        (3, 8, 8),
+        3,
+        [
+            Node("input", "input"),
+            Node("conv1", "conv", ("input",), filters=width, kernel_size=3),
+            Node("bn1", "bn", ("conv1",)),
+            Node("relu1", "relu", ("bn1",)),
+            Node("gap", "gap", ("relu1",)),
+            Node("classifier", "linear", ("gap",), units=3),
+        ],
+    )
+
+
+@pytest.mark.parametrize("selection", ["inverse_density", "uniform"])
+def test_sampler_prefers_sparse_parents(space, store, selection: str) -> None:
+    """A population of five similar networks and one much larger: with inverse-density
+    selection the lonely one is the parent far more often than 1/6; with uniform
+    selection it is not."""
+    strategy = inverse_density if selection == "inverse_density" else uniform
+    widths = [8, 9, 10, 11, 12, 64]
+    sampler = LemonadeSampler(
+        space,
+        artifact_store=store,
+        initial_architectures=[_chain(w) for w in widths],
+        parent_selection=strategy,
+        child_selection=strategy,
+        seed=0,
+    )
+    study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
+    for width in widths:  # all on the front: more parameters, lower error
+        trial = study.ask()
+        child = sampler.child(trial)
+        child.save()
+        study.tell(trial, (1.0 / width, child.cheap_objectives["params"]))
+    assert len(sampler.population(study)) == 6
+    draws = 150
+    lonely = 0
+    for _ in range(draws):
+        trial = study.ask()
+        lonely += sampler.decision(study.trials[trial.number]).parent == 5
+        study.tell(trial, state=TrialState.FAIL)  # the population stays fixed
+    test = binomtest(lonely, draws, 1 / 6)
+    if selection == "inverse_density":
+        assert lonely / draws > 0.4 and test.pvalue < 1e-6
+    else:
+        assert test.pvalue > 1e-3
