@@ -9,7 +9,11 @@ The package is layered, and data flows one way through it:
 * :mod:`optuna_lemonade.cheap_objectives`: costs known without training (parameters,
   multiply-accumulates);
 * :mod:`optuna_lemonade.morphisms`: mutations that change a network and carry its
-  trained weights over.
+  trained weights over;
+* :mod:`optuna_lemonade.checkpoints`: networks saved as Optuna artifacts of trials;
+* :mod:`optuna_lemonade.sampler`: :class:`LemonadeSampler`, the Optuna glue;
+* :mod:`optuna_lemonade.training`: fine-tuning, evaluation and data sets for objectives;
+* :mod:`optuna_lemonade.cli`: the ``optuna-lemonade search`` command.
 """
 
 from optuna_lemonade import morphisms
@@ -19,12 +23,16 @@ from optuna_lemonade.architecture import SearchSpace
 from optuna_lemonade.cheap_objectives import count_macs
 from optuna_lemonade.cheap_objectives import count_params
 from optuna_lemonade.network import build_model
+from optuna_lemonade.sampler import Child
+from optuna_lemonade.sampler import LemonadeSampler
 
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Architecture",
+    "Child",
+    "LemonadeSampler",
     "Node",
     "SearchSpace",
     "build_model",

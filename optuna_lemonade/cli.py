@@ -191,6 +191,8 @@ def search(argv: Sequence[str] | None = None) -> int:
     space = SearchSpace(data.input_shape, data.num_classes, max_params=args.max_params)
     sampler = LemonadeSampler(
         space,
+        # The density estimate runs over the cost objectives the study minimises.
+        cheap_objectives=[name for name in objectives if name != "error"] or ["params"],
         artifact_store=FileSystemArtifactStore(args.checkpoint_dir),
         n_proposals=args.n_proposals,
         seed=args.seed,

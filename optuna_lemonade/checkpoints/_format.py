@@ -29,7 +29,7 @@ def to_bytes(arch: Architecture, model: nn.Module) -> bytes:
         ValueError: If the model does not match the architecture.
     """
     check_model(arch, model)
-    state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
+    state = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
     buffer = io.BytesIO()
     torch.save(
         {

@@ -96,7 +96,8 @@ class LemonadeSampler(BaseSampler):
         search_space: The networks to search and their limits.
         cheap_objectives: Objectives known without training, by name (``"params"``,
             ``"macs"``) or as callables ``Architecture -> float`` (named by
-            ``__name__``). The density estimate runs over these.
+            ``__name__``). The density estimate runs over these; use the study's own
+            cost objectives (default: the parameter count).
         operators: Morphism operators by name or as :class:`~optuna_lemonade.morphisms.
             Operator` objects; default all in :data:`~optuna_lemonade.morphisms.OPERATORS`.
         n_proposals: Candidate children generated per trial, of which one is trained.
@@ -118,7 +119,7 @@ class LemonadeSampler(BaseSampler):
         self,
         search_space: SearchSpace,
         *,
-        cheap_objectives: Sequence[str | CheapObjective] = ("params", "macs"),
+        cheap_objectives: Sequence[str | CheapObjective] = ("params",),
         operators: Sequence[str | Operator] | None = None,
         n_proposals: int = 16,
         initial_architectures: Sequence[Architecture] | None = None,

@@ -54,6 +54,7 @@ def fine_tune(
     distillation_weight: float = 0.5,
     temperature: float = 4.0,
     device: torch.device | str | None = None,
+    channels_last: bool = True,
     progress: bool = True,
     description: str = "training",
 ) -> float:
@@ -72,6 +73,10 @@ def fine_tune(
         distillation_weight: Weight of the distillation term, in [0, 1].
         temperature: Softening temperature of the distillation term.
         device: Where to train; default CUDA when available, else CPU.
+        channels_last: Keep images and weights in the channels-last memory format,
+            which makes convolutions, depthwise ones above all, several times faster on
+            CPU (measured: a 5x5 depthwise convolution's forward and backward pass 4x);
+            the values are the same.
         progress: Show a tqdm progress bar.
         description: Label of the progress bar.
 
@@ -98,9 +103,10 @@ def fine_tune(
         raise ValueError("the training loader yields no batches")
     total = max(1, math.ceil(epochs * steps_per_epoch))
     device = torch.device(device) if device is not None else default_device()
-    model.to(device).train()
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    model.to(device).to(memory_format=layout).train()
     if teacher is not None:
-        teacher.to(device).eval()
+        teacher.to(device).to(memory_format=layout).eval()
     optimizer = torch.optim.SGD(
         model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=True
     )
@@ -110,7 +116,7 @@ def fine_tune(
     while step < total:
         epoch_loss, epoch_batches = 0.0, 0
         for inputs, labels in train_loader:
-            inputs, labels = inputs.to(device), labels.to(device)
+            inputs, labels = _to(inputs, device, layout), labels.to(device)
             logits = model(inputs)
             if teacher is None:
                 loss = F.cross_entropy(logits, labels)
@@ -139,23 +145,34 @@ def fine_tune(
     return epoch_loss / max(1, epoch_batches)
 
 
+def _to(x: torch.Tensor, device: torch.device, layout: torch.memory_format) -> torch.Tensor:
+    x = x.to(device)
+    return x.contiguous(memory_format=layout) if x.dim() == 4 else x
+
+
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, loader: Batches, *, device: torch.device | str | None = None
+    model: nn.Module,
+    loader: Batches,
+    *,
+    device: torch.device | str | None = None,
+    channels_last: bool = True,
 ) -> float:
     """Error rate (fraction of wrong top-1 predictions) of ``model`` in eval mode.
 
-    The model is moved to ``device`` (default CUDA when available) and left in eval
-    mode.
+    The model is moved to ``device`` (default CUDA when available; in the
+    channels-last memory format unless ``channels_last`` is False, see
+    :func:`fine_tune`) and left in eval mode.
 
     Raises:
         ValueError: If the loader yields no examples.
     """
     device = torch.device(device) if device is not None else default_device()
-    model.to(device).eval()
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    model.to(device).to(memory_format=layout).eval()
     wrong, total = 0, 0
     for inputs, labels in loader:
-        predictions = model(inputs.to(device)).argmax(dim=1)
+        predictions = model(_to(inputs, device, layout)).argmax(dim=1)
         wrong += int((predictions != labels.to(device)).sum())
         total += len(labels)
     if total == 0:

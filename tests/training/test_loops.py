@@ -151,3 +151,18 @@ def test_progress_bar_is_optional(capsys: pytest.CaptureFixture[str]) -> None:
         loader = DataLoader(_data(16), batch_size=8)
         fine_tune(_model(), loader, device="cpu", progress=progress, description=label)
         assert (label in capsys.readouterr().err) == progress
+
+
+def test_channels_last_computes_the_same() -> None:
+    loader = DataLoader(_data(64, seed=5), batch_size=16)
+    model = _model()
+    a = evaluate(model, loader, device="cpu", channels_last=True)
+    b = evaluate(model, loader, device="cpu", channels_last=False)
+    assert a == b
+    x = _data(8).tensors[0]
+    with torch.no_grad():
+        reference = model.to(memory_format=torch.contiguous_format)(x)
+        other = model.to(memory_format=torch.channels_last)(
+            x.contiguous(memory_format=torch.channels_last)
+        )
+    assert torch.allclose(reference, other, atol=1e-5)
