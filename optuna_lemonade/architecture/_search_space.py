@@ -30,7 +30,9 @@ class SearchSpace:
         max_depth: Largest number of weighted layers (conv, sepconv, linear) on the
             longest path from input to output.
         max_nodes: Largest number of nodes in the graph.
-        kernel_sizes: Odd kernel sizes that inserted convolutions may use.
+        kernel_sizes: Odd kernel sizes that inserted convolutions may use. The default
+            keeps to 3x3: a 5x5 convolution inserted into a wide layer costs almost
+            three times the parameters and multiply-adds.
         initial_widths: Filters in the first stage of each initial architecture; each
             pooling stage doubles them. One initial architecture per entry.
 
@@ -47,7 +49,7 @@ class SearchSpace:
         max_filters: int = 512,
         max_depth: int = 30,
         max_nodes: int = 500,
-        kernel_sizes: Sequence[int] = (3, 5),
+        kernel_sizes: Sequence[int] = (3,),
         initial_widths: Sequence[int] = (8, 16, 32),
     ) -> None:
         shape = tuple(input_shape) if isinstance(input_shape, Sequence) else input_shape

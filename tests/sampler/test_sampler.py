@@ -222,6 +222,27 @@ def test_failed_and_unsaved_trials_are_never_parents(space, store, data) -> None
             assert decision.parent not in bad
 
 
+def test_wrong_number_of_values_is_named(space, store, data, caplog) -> None:  # type: ignore[no-untyped-def]
+    sampler = LemonadeSampler(space, artifact_store=store)
+    study = _study(sampler)
+    trial = study.ask()
+    sampler.child(trial).save()
+    with pytest.raises(ValueError, match="number of the values 1 did not match"):
+        study.tell(trial, 0.5, state=TrialState.COMPLETE)  # ask-and-tell: an error
+    with pytest.warns(UserWarning, match="number of the values 1 did not match"):
+        study.tell(trial, 0.5)  # without a state: the trial fails, with the reason
+    assert study.trials[-1].state == TrialState.FAIL
+    optuna.logging.enable_propagation()
+    try:
+        with caplog.at_level("WARNING"):
+            study.optimize(lambda t: (sampler.child(t).save(), 0.5)[1], n_trials=1)
+    finally:
+        optuna.logging.disable_propagation()
+    assert "number of the values 1 did not match" in caplog.text  # optimize: FAIL, named
+    assert study.trials[-1].state == TrialState.FAIL
+    assert sampler.population(study) == []
+
+
 def test_unreadable_parent_checkpoints_are_skipped(space, store, data, tmp_path) -> None:
     sampler = LemonadeSampler(space, artifact_store=store, seed=4)
     study = _study(sampler)
