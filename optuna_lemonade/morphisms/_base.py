@@ -9,10 +9,13 @@ from typing import Any
 from typing import ClassVar
 
 import numpy as np
+from torch import nn
 
+from optuna_lemonade.architecture import analytic_num_params
 from optuna_lemonade.architecture import Architecture
 from optuna_lemonade.architecture import SearchSpace
 from optuna_lemonade.morphisms._channels import ChannelMap
+from optuna_lemonade.morphisms._channels import Edge
 from optuna_lemonade.morphisms._channels import propagate_channel_maps
 from optuna_lemonade.network import GraphNetwork
 
@@ -59,20 +62,43 @@ class Mutation(abc.ABC):
                 names does not exist).
         """
 
-    def channel_maps(self, parent: Architecture, child: Architecture) -> dict[str, ChannelMap]:
+    def channel_maps(
+        self, parent: Architecture, child: Architecture, model: nn.Module | None = None
+    ) -> dict[str, ChannelMap]:
         """Channel maps of the child nodes whose channels the mutation rearranges.
 
         Nodes not returned derive their maps from their inputs (see
         :func:`~optuna_lemonade.morphisms._channels.propagate_channel_maps`).
+
+        Args:
+            parent: The parent architecture.
+            child: The child architecture.
+            model: The parent's model, for mutations whose maps depend on the weights
+                (pruning keeps the largest filters); None when only the structure is
+                checked, in which case any map of the right shape will do.
         """
         return {}
 
+    def edge_maps(self, parent: Architecture, child: Architecture) -> dict[Edge, ChannelMap]:
+        """Maps of inputs as particular consumers see them (see :class:`ChannelMaps`)."""
+        return {}
+
     def initialize_new(  # noqa: B027 - optional hook, a no-op by default
-        self, parent: Architecture, child: Architecture, model: GraphNetwork
+        self,
+        parent: Architecture,
+        child: Architecture,
+        parent_model: nn.Module,
+        model: GraphNetwork,
     ) -> None:
         """Set the weights of the layers this mutation adds, in place, without grad.
 
         The default keeps PyTorch's initialisation (from the mutation's seed).
+
+        Args:
+            parent: The parent architecture.
+            child: The child architecture.
+            parent_model: The parent's model (read only).
+            model: The child's model, to initialise.
         """
 
     def to_dict(self) -> dict[str, Any]:
@@ -152,9 +178,16 @@ class Operator(abc.ABC):
             candidate = candidates[int(index)]
             try:
                 child = candidate.apply(arch)
-                propagate_channel_maps(arch, child, candidate.channel_maps(arch, child))
+                propagate_channel_maps(
+                    arch,
+                    child,
+                    candidate.channel_maps(arch, child),
+                    candidate.edge_maps(arch, child),
+                )
             except ValueError:  # ChannelMismatch is a ValueError
                 continue
+            if not self.exact and analytic_num_params(child) >= analytic_num_params(arch):
+                continue  # approximate operators exist to shrink networks
             if space.contains(child):
                 seed = int(rng.integers(0, 2**31 - 1))
                 return dataclasses.replace(candidate, seed=seed), child

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 from optuna_lemonade.architecture import Architecture
@@ -41,51 +42,107 @@ def channel_groups(arch: Architecture) -> dict[str, str]:
     return {name: find(name) for name in parent}
 
 
+def tied_producers(arch: Architecture, node: str) -> list[str] | None:
+    """Convolutions whose filters must change with ``node``'s, or None if they cannot.
+
+    A group cannot change when it holds the input, a linear layer or a concatenation,
+    whose widths are not free.
+    """
+    groups = channel_groups(arch)
+    group = groups[node]
+    members = [n for n in arch.nodes if groups[n.name] == group]
+    if any(n.op in ("input", "linear", "concat") for n in members):
+        return None
+    return [n.name for n in members if n.op in ("conv", "sepconv")]
+
+
 def identity(channels: int) -> ChannelMap:
     """The map of a node whose channels are unchanged."""
     return tuple(range(channels))
 
 
+Edge = tuple[str, str]
+"""``(source, consumer)``: the input ``source`` as the node ``consumer`` sees it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ChannelMaps:
+    """Where every channel of a child network comes from in its parent.
+
+    A map lists, for each channel of a child value, the channel of the corresponding
+    parent value it carries, or -1 for a new channel.
+
+    Attributes:
+        outputs: The map of each child node's output.
+        edges: Maps of inputs as particular consumers see them, where they differ from
+            the source's output map (a consumer whose input replaced a concatenation
+            sees its part of the concatenation's channels).
+    """
+
+    outputs: dict[str, ChannelMap]
+    edges: dict[Edge, ChannelMap]
+
+    def input(self, consumer: str, source: str) -> ChannelMap:
+        """The map of ``source`` as ``consumer`` sees it."""
+        return self.edges.get((source, consumer), self.outputs[source])
+
+
 def propagate_channel_maps(
-    parent: Architecture, child: Architecture, seeds: dict[str, ChannelMap]
-) -> dict[str, ChannelMap]:
+    parent: Architecture,
+    child: Architecture,
+    seeds: dict[str, ChannelMap],
+    edges: dict[Edge, ChannelMap] | None = None,
+) -> ChannelMaps:
     """Derive the channel map of every node of ``child`` from the seeded ones.
 
-    A map lists, for each output channel of a child node, the channel of the
-    corresponding parent node it carries, or -1 for a new channel. Seeded nodes take
-    their given maps; per-channel layers take their input's; an ``add`` takes its
-    inputs' (which must agree); a concatenation present in the parent concatenates its
-    inputs' maps at the parent's offsets; anything else keeps its channels.
+    Seeded nodes take their given maps; per-channel layers take their input's; an
+    ``add`` takes its inputs' (which must agree); a concatenation present in the parent
+    concatenates its inputs' maps at the parent's offsets; anything else keeps its
+    channels. ``edges`` override the map of an input as one consumer sees it.
 
     Raises:
         ChannelMismatch: If the inputs of an ``add`` would disagree.
     """
+    edges = dict(edges or {})
     maps: dict[str, ChannelMap] = {}
+
+    def seen(source: str, consumer: str) -> ChannelMap:
+        return edges.get((source, consumer), maps[source])
+
     for node in child.nodes:
         name = node.name
         channels = child.shape(name)[0]
         if name in seeds:
             result = seeds[name]
         elif node.op in ("bn", "relu", "maxpool", "avgpool", "gap"):
-            result = maps[node.inputs[0]]
+            result = seen(node.inputs[0], name)
         elif node.op == "add":
-            result = maps[node.inputs[0]]
+            result = seen(node.inputs[0], name)
             for source in node.inputs[1:]:
-                if maps[source] != result:
+                if seen(source, name) != result:
                     raise ChannelMismatch(
                         f"the inputs of {name!r} would carry different channels "
                         f"({node.inputs[0]!r} and {source!r})"
                     )
         elif node.op == "concat" and name in parent and parent.node(name).op == "concat":
-            parts: list[int] = []
+            # Offsets of the parent's inputs; an input the child renamed (a layer was
+            # inserted before the concatenation) keeps the position of the one before.
+            offsets: dict[str, int] = {}
             offset = 0
+            for source in parent.node(name).inputs:
+                offsets[source] = offset
+                offset += parent.shape(source)[0]
+            parts: list[int] = []
+            position = 0
             for source in node.inputs:
-                source_map = maps[source]
-                parts.extend(c + offset if c >= 0 else -1 for c in source_map)
-                if source in parent:
-                    offset += parent.shape(source)[0]
-                else:
-                    offset += sum(1 for c in source_map if c >= 0)
+                source_map = seen(source, name)
+                base = offsets.get(source, position)
+                parts.extend(c + base if c >= 0 else -1 for c in source_map)
+                position = base + (
+                    parent.shape(source)[0]
+                    if source in offsets
+                    else sum(1 for c in source_map if c >= 0)
+                )
             result = tuple(parts)
         else:
             result = identity(channels)
@@ -94,4 +151,4 @@ def propagate_channel_maps(
                 f"channel map of {name!r} has {len(result)} entries for {channels} channels"
             )
         maps[name] = result
-    return maps
+    return ChannelMaps(outputs=maps, edges=edges)

@@ -93,7 +93,11 @@ class InsertLayerMutation(Mutation):
         return arch.replace_nodes(nodes)
 
     def initialize_new(
-        self, parent: Architecture, child: Architecture, model: GraphNetwork
+        self,
+        parent: Architecture,
+        child: Architecture,
+        parent_model: nn.Module,
+        model: GraphNetwork,
     ) -> None:
         conv, bn, _ = self._names(parent)
         layer = model.layers[conv]

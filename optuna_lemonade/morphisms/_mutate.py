@@ -15,6 +15,10 @@ from optuna_lemonade.morphisms._base import Mutation
 from optuna_lemonade.morphisms._base import Operator
 from optuna_lemonade.morphisms._insert import InsertConv
 from optuna_lemonade.morphisms._insert import InsertSepConv
+from optuna_lemonade.morphisms._prune import PruneFilters
+from optuna_lemonade.morphisms._remove import RemoveLayer
+from optuna_lemonade.morphisms._remove import RemoveSkip
+from optuna_lemonade.morphisms._separable import ToSepConv
 from optuna_lemonade.morphisms._skip import AddSkip
 from optuna_lemonade.morphisms._skip import ConcatSkip
 from optuna_lemonade.morphisms._transfer import apply_mutation
@@ -24,7 +28,17 @@ from optuna_lemonade.network import GraphNetwork
 
 OPERATORS: Mapping[str, Operator] = {
     operator.name: operator
-    for operator in (InsertConv(), InsertSepConv(), Widen(), AddSkip(), ConcatSkip())
+    for operator in (
+        InsertConv(),
+        InsertSepConv(),
+        Widen(),
+        AddSkip(),
+        ConcatSkip(),
+        RemoveLayer(),
+        PruneFilters(),
+        RemoveSkip(),
+        ToSepConv(),
+    )
 }
 """Every operator by name, with default options."""
 
@@ -33,6 +47,12 @@ EXACT_OPERATORS: tuple[str, ...] = tuple(
 )
 """Names of the function-preserving operators: in eval mode the child's outputs equal
 the parent's (up to float round-off) right after the mutation."""
+
+APPROXIMATE_OPERATORS: tuple[str, ...] = tuple(
+    name for name, operator in OPERATORS.items() if not operator.exact
+)
+"""Names of the shrinking operators: every child has fewer parameters than its parent
+and only approximates its function; fine-tune it with distillation from the parent."""
 
 
 def get_operator(operator: str | Operator) -> Operator:

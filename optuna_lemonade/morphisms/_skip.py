@@ -90,7 +90,11 @@ class AddSkipMutation(Mutation):
         return arch.replace_nodes(rewire(list(arch.nodes), self.consumer, self.target, end) + new)
 
     def initialize_new(
-        self, parent: Architecture, child: Architecture, model: GraphNetwork
+        self,
+        parent: Architecture,
+        child: Architecture,
+        parent_model: nn.Module,
+        model: GraphNetwork,
     ) -> None:
         bn = model.layers[self._names(parent)["bn"]]
         assert isinstance(bn, nn.BatchNorm2d)
@@ -125,7 +129,9 @@ class ConcatSkipMutation(Mutation):
         nodes.append(Node(name, "concat", (self.target, self.source)))
         return arch.replace_nodes(nodes)
 
-    def channel_maps(self, parent: Architecture, child: Architecture) -> dict[str, ChannelMap]:
+    def channel_maps(
+        self, parent: Architecture, child: Architecture, model: nn.Module | None = None
+    ) -> dict[str, ChannelMap]:
         kept = parent.shape(self.target)[0]
         added = parent.shape(self.source)[0]
         return {parent.fresh_name("concat"): tuple(range(kept)) + (-1,) * added}

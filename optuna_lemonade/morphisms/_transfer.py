@@ -8,6 +8,7 @@ from torch import nn
 from optuna_lemonade.architecture import Architecture
 from optuna_lemonade.morphisms._base import Mutation
 from optuna_lemonade.morphisms._channels import ChannelMap
+from optuna_lemonade.morphisms._channels import ChannelMaps
 from optuna_lemonade.morphisms._channels import propagate_channel_maps
 from optuna_lemonade.network import build_model
 from optuna_lemonade.network import check_model
@@ -49,7 +50,7 @@ def transfer_weights(
     parent_model: nn.Module,
     child: Architecture,
     child_model: GraphNetwork,
-    maps: dict[str, ChannelMap],
+    maps: ChannelMaps,
 ) -> None:
     """Copy every weight and running statistic of the parent into the child.
 
@@ -67,8 +68,8 @@ def transfer_weights(
                 continue
             target = child_model.layers[node.name]
             source = parent_layers[f"layers.{node.name}"]
-            out_map = maps[node.name]
-            in_map = maps[node.inputs[0]]
+            out_map = maps.outputs[node.name]
+            in_map = maps.input(node.name, node.inputs[0])
             if isinstance(target, nn.Conv2d) and isinstance(source, nn.Conv2d):
                 _copy_matrix(target.weight, source.weight.detach().cpu(), out_map, in_map)
             elif isinstance(target, SeparableConv2d) and isinstance(source, SeparableConv2d):
@@ -121,14 +122,16 @@ def apply_mutation(
     """
     check_model(arch, model)
     child = mutation.apply(arch)
-    maps = propagate_channel_maps(arch, child, mutation.channel_maps(arch, child))
+    maps = propagate_channel_maps(
+        arch, child, mutation.channel_maps(arch, child, model), mutation.edge_maps(arch, child)
+    )
     reference = next(iter(model.parameters()), None)
     child_model = build_model(child, seed=mutation.seed)
     if reference is not None:
         child_model = child_model.to(dtype=reference.dtype)
     transfer_weights(arch, model, child, child_model, maps)
     with torch.no_grad():
-        mutation.initialize_new(arch, child, child_model)
+        mutation.initialize_new(arch, child, model, child_model)
     if reference is not None:
         child_model = child_model.to(device=reference.device)
     child_model.train(model.training)

@@ -6,26 +6,14 @@ import dataclasses
 import math
 from typing import ClassVar
 
+from torch import nn
+
 from optuna_lemonade.architecture import Architecture
 from optuna_lemonade.architecture import SearchSpace
 from optuna_lemonade.morphisms._base import Mutation
 from optuna_lemonade.morphisms._base import Operator
-from optuna_lemonade.morphisms._channels import channel_groups
 from optuna_lemonade.morphisms._channels import ChannelMap
-
-
-def _tied_producers(arch: Architecture, node: str) -> list[str] | None:
-    """Convolutions whose filters must change with ``node``'s, or None if they cannot.
-
-    A group cannot change when it holds the input, a linear layer or a concatenation,
-    whose widths are not free.
-    """
-    groups = channel_groups(arch)
-    group = groups[node]
-    members = [n for n in arch.nodes if groups[n.name] == group]
-    if any(n.op in ("input", "linear", "concat") for n in members):
-        return None
-    return [n.name for n in members if n.op in ("conv", "sepconv")]
+from optuna_lemonade.morphisms._channels import tied_producers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +34,7 @@ class WidenMutation(Mutation):
     def apply(self, arch: Architecture) -> Architecture:
         if self.node not in arch or arch.node(self.node).op not in ("conv", "sepconv"):
             raise ValueError(f"widen: {self.node!r} is not a convolution of this network")
-        producers = _tied_producers(arch, self.node)
+        producers = tied_producers(arch, self.node)
         if producers is None:
             raise ValueError(f"widen: the width of {self.node!r} is tied to a fixed width")
         old = arch.node(self.node).filters
@@ -58,10 +46,12 @@ class WidenMutation(Mutation):
             for node in arch.nodes
         )
 
-    def channel_maps(self, parent: Architecture, child: Architecture) -> dict[str, ChannelMap]:
+    def channel_maps(
+        self, parent: Architecture, child: Architecture, model: nn.Module | None = None
+    ) -> dict[str, ChannelMap]:
         old = parent.shape(self.node)[0]
         grown = tuple(range(old)) + (-1,) * (self.filters - old)
-        producers = _tied_producers(parent, self.node)
+        producers = tied_producers(parent, self.node)
         assert producers is not None
         return {name: grown for name in producers}
 
@@ -97,7 +87,7 @@ class Widen(Operator):
         for node in arch.nodes:
             if node.op not in ("conv", "sepconv"):
                 continue
-            producers = _tied_producers(arch, node.name)
+            producers = tied_producers(arch, node.name)
             if producers is None or frozenset(producers) in seen:
                 continue
             seen.add(frozenset(producers))

@@ -62,7 +62,12 @@ def check_step(
 
     # Every weight and running statistic is inherited: tensors of unchanged shape are
     # identical, changed ones hold the parent's values at the mapped channels.
-    maps = propagate_channel_maps(arch, child_arch, mutation.channel_maps(arch, child_arch))
+    maps = propagate_channel_maps(
+        arch,
+        child_arch,
+        mutation.channel_maps(arch, child_arch, model),
+        mutation.edge_maps(arch, child_arch),
+    )
     child_state = child.state_dict()
     for key, value in before.items():
         assert key in child_state, key
@@ -71,8 +76,8 @@ def check_step(
             assert torch.equal(new, value), key
             continue
         node = key.split(".")[1]
-        out_map = torch.tensor(maps[node])
-        in_map = torch.tensor(maps[child_arch.node(node).inputs[0]])
+        out_map = torch.tensor(maps.outputs[node])
+        in_map = torch.tensor(maps.input(node, child_arch.node(node).inputs[0]))
         rows = torch.nonzero(out_map >= 0).flatten()
         if key.endswith("depthwise.weight"):
             rows = torch.nonzero(in_map >= 0).flatten()

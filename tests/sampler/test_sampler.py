@@ -17,7 +17,9 @@ import torch
 
 from optuna_lemonade import SearchSpace
 from optuna_lemonade.checkpoints import CHECKPOINT_KEY
+from optuna_lemonade.morphisms import APPROXIMATE_OPERATORS
 from optuna_lemonade.morphisms import EXACT_OPERATORS
+from optuna_lemonade.morphisms import OPERATORS
 from optuna_lemonade.sampler import DECISION_KEY
 from optuna_lemonade.sampler import LemonadeSampler
 from optuna_lemonade.sampler import LemonadeWarning
@@ -54,7 +56,7 @@ def test_initial_architectures_first_then_children(space, store, data) -> None:
             assert decision.architecture == initial[trial.number]
         else:
             assert decision.kind == "child"
-            assert decision.operator in EXACT_OPERATORS
+            assert decision.operator in OPERATORS
             # Lineage is mirrored into user attributes for optuna-dashboard.
             assert trial.user_attrs["lemonade_parent"] == decision.parent
             assert trial.user_attrs["lemonade_operator"] == decision.operator
@@ -106,6 +108,35 @@ def test_children_inherit_the_trained_parent(space, store, data) -> None:
     study.optimize(objective, n_trials=15)
     assert len(checked) == 12
     assert max(checked) <= 1e-5
+
+
+def test_approximate_children_get_their_parent_as_teacher(space, store, data) -> None:
+    sampler = LemonadeSampler(space, artifact_store=store, seed=5)
+    study = _study(sampler)
+    x = data[0][:16]
+    seen = {True: 0, False: 0}
+
+    def objective(trial: optuna.Trial) -> tuple[float, float]:
+        child = sampler.child(trial)
+        if child.parent is not None:
+            seen[child.exact] += 1
+            if child.exact:
+                assert child.teacher is None
+            else:
+                assert child.operator in APPROXIMATE_OPERATORS
+                parent = sampler.load_model(study.trials[child.parent])
+                with torch.no_grad():
+                    assert torch.equal(child.teacher(x), parent(x))
+                assert not child.teacher.training
+                assert child.cheap_objectives["params"] < study.trials[child.parent].values[1]
+        else:
+            assert child.teacher is None
+        error = train_briefly(child.model, data)
+        child.save()
+        return error, child.cheap_objectives["params"]
+
+    study.optimize(objective, n_trials=30)
+    assert seen[True] > 3 and seen[False] > 3
 
 
 def test_same_seed_same_decisions(space, tmp_path) -> None:
@@ -248,8 +279,11 @@ def test_unreadable_parent_checkpoints_are_skipped(space, store, data, tmp_path)
     study = _study(sampler)
     objective = make_objective(sampler, data)
     study.optimize(objective, n_trials=8)
+    while len(sampler.population(study)) < 3 and len(study.trials) < 40:
+        study.optimize(objective, n_trials=1)
     front = sampler.population(study)
-    assert len(front) >= 2
+    assert len(front) >= 3
+    start = len(study.trials)
     # Break every checkpoint of the front but one: delete, truncate, or replace by a
     # pickle that would run code when unpickled.
     marker = tmp_path / "pwned"
@@ -275,7 +309,7 @@ def test_unreadable_parent_checkpoints_are_skipped(space, store, data, tmp_path)
     messages = [str(w.message) for w in caught if issubclass(w.category, LemonadeWarning)]
     assert messages and all("can no longer be a parent" in m for m in messages)
     assert all(t.state == TrialState.COMPLETE for t in study.trials)
-    parents = [sampler.decision(t).parent for t in study.trials[8:]]
+    parents = [sampler.decision(t).parent for t in study.trials[start:]]
     assert not broken & set(parents)
     assert survivor.number in parents
     # Each broken checkpoint was reported once, then marked for all workers.
