@@ -17,6 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from optuna_lemonade.architecture import SearchSpace
+from optuna_lemonade.morphisms import OPERATORS
 from optuna_lemonade.sampler import LemonadeSampler
 from optuna_lemonade.training import DATASETS
 from optuna_lemonade.training import default_device
@@ -75,6 +76,11 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--train-size", type=int, help="use only this many training images")
     search.add_argument("--max-params", type=int, default=5_000_000)
     search.add_argument("--n-proposals", type=int, default=16)
+    search.add_argument(
+        "--operators",
+        default=",".join(OPERATORS),
+        help="comma-separated morphism operators",
+    )
     search.add_argument("--seed", type=int, default=0)
     search.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     search.add_argument("--plot", default="lemonade-pareto.png", help="Pareto-front plot file")
@@ -108,6 +114,10 @@ def _check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[st
             parser.error(f"{name} must be positive")
     if args.batch_size is not None and args.batch_size < 1:
         parser.error("--batch-size must be positive")
+    operators = [name.strip() for name in args.operators.split(",") if name.strip()]
+    if not operators or any(name not in OPERATORS for name in operators):
+        parser.error(f"--operators must name operators from {', '.join(OPERATORS)}")
+    args.operators = operators
     return objectives
 
 
@@ -195,6 +205,7 @@ def search(argv: Sequence[str] | None = None) -> int:
         cheap_objectives=[name for name in objectives if name != "error"] or ["params"],
         artifact_store=FileSystemArtifactStore(args.checkpoint_dir),
         n_proposals=args.n_proposals,
+        operators=args.operators,
         seed=args.seed,
     )
     optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -65,6 +65,7 @@ def test_search_refuses_other_objectives_on_the_same_study(tmp_path: pathlib.Pat
         ["search", "--trials", "1", "--dataset", "mnist"],
         ["search", "--minutes", "-1"],
         ["search", "--trials", "1", "--child-epochs", "0"],
+        ["search", "--trials", "1", "--operators", "widen,fly"],
     ],
 )
 def test_bad_arguments(args: list[str]) -> None:
