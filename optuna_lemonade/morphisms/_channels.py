@@ -6,6 +6,7 @@ import dataclasses
 import functools
 
 from optuna_lemonade.architecture import Architecture
+from optuna_lemonade.architecture import Node
 
 
 ChannelMap = tuple[int, ...]
@@ -54,6 +55,42 @@ def tied_producers(arch: Architecture, node: str) -> list[str] | None:
     if any(n.op in ("input", "linear", "concat") for n in members):
         return None
     return [n.name for n in members if n.op in ("conv", "sepconv")]
+
+
+def resizable_groups(arch: Architecture) -> list[tuple[Node, list[str]]]:
+    """One convolution per group of tied convolutions whose width may change.
+
+    Returns:
+        ``(node, producers)`` pairs: the first convolution of each group and all the
+        convolutions tied to it.
+    """
+    result = []
+    seen: set[frozenset[str]] = set()
+    for node in arch.nodes:
+        if node.op not in ("conv", "sepconv"):
+            continue
+        producers = tied_producers(arch, node.name)
+        if producers is None or frozenset(producers) in seen:
+            continue
+        seen.add(frozenset(producers))
+        result.append((node, producers))
+    return result
+
+
+def resize_group(arch: Architecture, node: str, filters: int, operator: str) -> Architecture:
+    """Give convolution ``node`` and those tied to it ``filters`` filters.
+
+    Raises:
+        ValueError: If ``node`` is not a convolution or its width is tied to a fixed one.
+    """
+    if node not in arch or arch.node(node).op not in ("conv", "sepconv"):
+        raise ValueError(f"{operator}: {node!r} is not a convolution of this network")
+    producers = tied_producers(arch, node)
+    if producers is None:
+        raise ValueError(f"{operator}: the width of {node!r} is tied to a fixed width")
+    return arch.replace_nodes(
+        n.replace(filters=filters) if n.name in producers else n for n in arch.nodes
+    )
 
 
 def identity(channels: int) -> ChannelMap:

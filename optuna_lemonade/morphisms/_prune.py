@@ -14,6 +14,8 @@ from optuna_lemonade.architecture import SearchSpace
 from optuna_lemonade.morphisms._base import Mutation
 from optuna_lemonade.morphisms._base import Operator
 from optuna_lemonade.morphisms._channels import ChannelMap
+from optuna_lemonade.morphisms._channels import resizable_groups
+from optuna_lemonade.morphisms._channels import resize_group
 from optuna_lemonade.morphisms._channels import tied_producers
 
 
@@ -46,19 +48,12 @@ class PruneFiltersMutation(Mutation):
     filters: int
 
     def apply(self, arch: Architecture) -> Architecture:
-        if self.node not in arch or arch.node(self.node).op not in ("conv", "sepconv"):
-            raise ValueError(f"prune_filters: {self.node!r} is not a convolution of this network")
-        producers = tied_producers(arch, self.node)
-        if producers is None:
-            raise ValueError(f"prune_filters: the width of {self.node!r} is tied to a fixed width")
+        child = resize_group(arch, self.node, self.filters, self.operator)
         old = arch.node(self.node).filters
         assert old is not None
         if not 1 <= self.filters < old:
             raise ValueError(f"prune_filters: {self.filters} filters must be in [1, {old})")
-        return arch.replace_nodes(
-            node.replace(filters=self.filters) if node.name in producers else node
-            for node in arch.nodes
-        )
+        return child
 
     def channel_maps(
         self, parent: Architecture, child: Architecture, model: nn.Module | None = None
@@ -100,14 +95,7 @@ class PruneFilters(Operator):
 
     def candidates(self, arch: Architecture, space: SearchSpace) -> list[Mutation]:
         result: list[Mutation] = []
-        seen: set[frozenset[str]] = set()
-        for node in arch.nodes:
-            if node.op not in ("conv", "sepconv"):
-                continue
-            producers = tied_producers(arch, node.name)
-            if producers is None or frozenset(producers) in seen:
-                continue
-            seen.add(frozenset(producers))
+        for node, _ in resizable_groups(arch):
             assert node.filters is not None
             if node.filters < 2:
                 continue
