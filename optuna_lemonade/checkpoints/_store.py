@@ -111,6 +111,20 @@ class CheckpointStore:
         except CheckpointError as error:
             raise CheckpointError(f"trial {trial.number}: {error}") from None
 
+    def remove(self, artifact_id: str) -> bool:
+        """Delete a checkpoint file from the artifact store.
+
+        Returns:
+            Whether it was there. A missing file is not an error: another worker may have
+            deleted it, and ``optuna.artifacts.Backoff.remove`` of Optuna 5.0.0 retries a
+            successful delete and then reports the file missing.
+        """
+        try:
+            self.artifact_store.remove(artifact_id)
+        except ArtifactNotFound:
+            return False
+        return True
+
     def exists(self, trial: FrozenTrial) -> bool:
         """Whether ``trial`` has a checkpoint that can be opened (not validated)."""
         artifact_id = self.artifact_id(trial)

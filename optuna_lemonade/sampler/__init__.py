@@ -9,15 +9,19 @@ from optuna_lemonade.sampler._kde import uniform
 from optuna_lemonade.sampler._population import pareto_front
 from optuna_lemonade.sampler._sampler import LemonadeSampler
 from optuna_lemonade.sampler._sampler import LemonadeWarning
+from optuna_lemonade.sampler._stale import fail_stale_trials
+from optuna_lemonade.sampler._stale import HEARTBEAT_KEY
 
 
 __all__ = [
     "Child",
     "DECISION_KEY",
     "Decision",
+    "HEARTBEAT_KEY",
     "LemonadeSampler",
     "LemonadeWarning",
     "SelectionStrategy",
+    "fail_stale_trials",
     "inverse_density",
     "pareto_front",
     "uniform",

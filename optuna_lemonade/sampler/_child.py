@@ -50,7 +50,8 @@ class Child:
         """Save the trained network as this trial's checkpoint (an Optuna artifact).
 
         Only trials that saved a checkpoint can become parents. Saving again replaces
-        the trial's checkpoint.
+        the trial's checkpoint and deletes the previous file (its artifact entry stays
+        listed on the trial).
 
         Args:
             model: The trained model; default :attr:`model`. Its state dict must match
@@ -62,9 +63,12 @@ class Child:
         Raises:
             ValueError: If the model does not match the architecture.
         """
+        previous = self.checkpoint
         self.checkpoint = self._store.save(
             self._trial, self.architecture, self.model if model is None else model
         )
+        if previous is not None:
+            self._store.remove(previous)
         return self.checkpoint
 
     def __repr__(self) -> str:

@@ -30,6 +30,7 @@ class Decision:
         parent: Trial number of the parent, or None.
         parent_trial_id: Storage id of the parent trial, or None.
         mutation: The mutation that makes the child from the parent, or None.
+        decided_at: When the decision was made (seconds since the epoch).
     """
 
     kind: str
@@ -39,6 +40,7 @@ class Decision:
     parent: int | None = None
     parent_trial_id: int | None = None
     mutation: Mutation | None = None
+    decided_at: float | None = None
 
     @property
     def operator(self) -> str | None:
@@ -61,6 +63,7 @@ class Decision:
             "parent": self.parent,
             "parent_trial_id": self.parent_trial_id,
             "mutation": None if self.mutation is None else self.mutation.to_dict(),
+            "decided_at": self.decided_at,
         }
 
     @classmethod
@@ -84,6 +87,11 @@ class Decision:
         if not isinstance(seed, int):
             raise ValueError("decision seed must be an integer")
         mutation = data.get("mutation")
+        decided_at = data.get("decided_at")
+        if decided_at is not None and (
+            isinstance(decided_at, bool) or not isinstance(decided_at, (int, float))
+        ):
+            raise ValueError("decision decided_at must be a number")
         if kind == "child":
             if not isinstance(parent, int) or not isinstance(parent_id, int) or mutation is None:
                 raise ValueError("a child decision needs a parent and a mutation")
@@ -97,4 +105,5 @@ class Decision:
             parent=parent,
             parent_trial_id=parent_id,
             mutation=None if mutation is None else Mutation.from_dict(mutation),
+            decided_at=None if decided_at is None else float(decided_at),
         )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+import dataclasses
 import math
 import threading
+import time
 from typing import Any
 from typing import TYPE_CHECKING
 import warnings
@@ -22,6 +24,7 @@ from optuna_lemonade.architecture import Architecture
 from optuna_lemonade.architecture import SearchSpace
 from optuna_lemonade.cheap_objectives import CHEAP_OBJECTIVES
 from optuna_lemonade.cheap_objectives import CheapObjective
+from optuna_lemonade.checkpoints import CHECKPOINT_KEY
 from optuna_lemonade.checkpoints import CheckpointError
 from optuna_lemonade.checkpoints import CheckpointStore
 from optuna_lemonade.morphisms import apply_mutation
@@ -37,6 +40,8 @@ from optuna_lemonade.sampler._decision import DECISION_KEY
 from optuna_lemonade.sampler._kde import inverse_density
 from optuna_lemonade.sampler._kde import SelectionStrategy
 from optuna_lemonade.sampler._population import pareto_front
+from optuna_lemonade.sampler._stale import fail_stale_trials
+from optuna_lemonade.sampler._stale import Heartbeats
 
 
 if TYPE_CHECKING:
@@ -45,6 +50,12 @@ if TYPE_CHECKING:
 
 UNREADABLE_PREFIX = "lemonade:unreadable:"
 """Study system attribute prefix marking a trial whose checkpoint could not be used."""
+
+DELETED_PREFIX = "lemonade:deleted:"
+"""Study system attribute prefix marking a trial whose checkpoint was deleted because it
+could no longer be a parent (``keep_checkpoints="population"``)."""
+
+KEEP_CHECKPOINTS = ("all", "population")
 
 _MAX_PARENT_ATTEMPTS = 5
 
@@ -113,6 +124,16 @@ class LemonadeSampler(BaseSampler):
             :func:`~optuna_lemonade.sampler.inverse_density`.
         seed: Seed for the random choices. With a seed, a single worker makes the same
             decisions in the same order.
+        keep_checkpoints: ``"all"`` keeps every checkpoint. ``"population"`` deletes the
+            checkpoints of trials that can no longer be parents (dominated, failed or
+            pruned) so that disk use stays bounded by the population; a checkpoint that
+            a running or waiting trial's decision names as its parent is never deleted.
+        heartbeat_interval: For storages without heartbeats of their own (journal
+            files): write a heartbeat into each running trial every so many seconds.
+        grace_period: With ``heartbeat_interval``: before each trial, fail the RUNNING
+            trials whose heartbeat is older than this many seconds (their worker died),
+            as Optuna's RDB storages do with their own heartbeats. Every worker of the
+            study must then write heartbeats.
     """
 
     def __init__(
@@ -128,6 +149,9 @@ class LemonadeSampler(BaseSampler):
         parent_selection: SelectionStrategy = inverse_density,
         child_selection: SelectionStrategy = inverse_density,
         seed: int | None = None,
+        keep_checkpoints: str = "all",
+        heartbeat_interval: float | None = None,
+        grace_period: float | None = None,
     ) -> None:
         if not isinstance(search_space, SearchSpace):
             raise TypeError(
@@ -181,6 +205,29 @@ class LemonadeSampler(BaseSampler):
         self._independent = independent_sampler or RandomSampler(seed=seed)
         self._parent_selection = parent_selection
         self._child_selection = child_selection
+        if keep_checkpoints not in KEEP_CHECKPOINTS:
+            raise ValueError(
+                f"keep_checkpoints must be one of {KEEP_CHECKPOINTS}, got {keep_checkpoints!r}"
+            )
+        self._keep = keep_checkpoints
+        for name, value in (
+            ("heartbeat_interval", heartbeat_interval),
+            ("grace_period", grace_period),
+        ):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0
+            ):
+                raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+        if (heartbeat_interval is None) != (grace_period is None):
+            raise ValueError("give both heartbeat_interval and grace_period, or neither")
+        if (
+            heartbeat_interval is not None
+            and grace_period is not None
+            and not grace_period > heartbeat_interval
+        ):
+            raise ValueError("grace_period must be longer than heartbeat_interval")
+        self._heartbeats = Heartbeats(heartbeat_interval) if heartbeat_interval else None
+        self._grace_period = grace_period
         self._lock = threading.Lock()
         self._decisions: dict[int, Decision] = {}  # trial id -> parsed decision (immutable)
         self._parents: dict[int, GraphNetwork] = {}  # trial id -> loaded parent model
@@ -213,16 +260,33 @@ class LemonadeSampler(BaseSampler):
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
         """Choose what this trial trains and store it in the trial's system attributes."""
         self._independent.before_trial(study, trial)
-        if DECISION_KEY in trial.system_attrs:
-            return
+        if self._grace_period is not None:
+            fail_stale_trials(study, grace_period=self._grace_period)
+        if self._heartbeats is not None:
+            self._heartbeats.start(study._storage, trial._trial_id)
+        attrs = trial.system_attrs
+        # Optuna's RetryHeartbeatStaleTrialCallback copies a dead trial's system
+        # attributes into the retry: train the same decision again, but not with the
+        # dead trial's checkpoint.
+        retry = "failed_trial" in attrs
+        if retry and CheckpointStore.artifact_id(trial) is not None:
+            study._storage.set_trial_system_attr(trial._trial_id, CHECKPOINT_KEY, None)
+        if DECISION_KEY in attrs:
+            decision = self._decision(trial)
+            if not retry or (decision is not None and self._prefetch(study, trial, decision)):
+                return
         # One generator per trial number: decisions do not depend on which worker or
         # thread asks, or in what order, only on the seed, trial number and study.
         rng = np.random.default_rng([self._entropy, trial.number])
         decision, parent_model = self._decide(study, trial, rng)
+        decision = dataclasses.replace(decision, decided_at=time.time())
         study._storage.set_trial_system_attr(trial._trial_id, DECISION_KEY, decision.to_dict())
-        if parent_model is not None:
-            with self._lock:
+        with self._lock:
+            self._decisions[trial._trial_id] = decision
+            if parent_model is not None:
                 self._parents[trial._trial_id] = parent_model
+        if self._keep == "population":
+            self._release_checkpoints(study, decision)
 
     def after_trial(
         self,
@@ -231,6 +295,8 @@ class LemonadeSampler(BaseSampler):
         state: TrialState,
         values: Sequence[float] | None,
     ) -> None:
+        if self._heartbeats is not None:
+            self._heartbeats.stop(trial._trial_id)
         with self._lock:
             self._parents.pop(trial._trial_id, None)
             child = self._children.pop(trial._trial_id, None)
@@ -374,12 +440,18 @@ class LemonadeSampler(BaseSampler):
     def _evaluate_cheap(self, arch: Architecture) -> dict[str, float]:
         return {name: float(function(arch)) for name, function in self._cheap.items()}
 
+    @staticmethod
+    def _withdrawn(study: Study) -> set[int]:
+        """Trials whose checkpoints were found unreadable or were deleted."""
+        result = set()
+        for key in study._storage.get_study_system_attrs(study._study_id):
+            for prefix in (UNREADABLE_PREFIX, DELETED_PREFIX):
+                if key.startswith(prefix):
+                    result.add(int(key[len(prefix) :]))
+        return result
+
     def _population(self, study: Study, excluded: set[int]) -> list[tuple[FrozenTrial, Decision]]:
-        unreadable = {
-            int(key[len(UNREADABLE_PREFIX) :])
-            for key in study._storage.get_study_system_attrs(study._study_id)
-            if key.startswith(UNREADABLE_PREFIX)
-        }
+        unreadable = self._withdrawn(study)
         eligible = []
         decisions = {}
         for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
@@ -440,18 +512,69 @@ class LemonadeSampler(BaseSampler):
             try:
                 parent_model = self._store.load(parent_trial, parent_decision.architecture)
             except CheckpointError as error:
-                warnings.warn(
-                    f"{error}; trial {parent_trial.number} can no longer be a parent",
-                    LemonadeWarning,
-                    stacklevel=3,
-                )
-                study._storage.set_study_system_attr(
-                    study._study_id, f"{UNREADABLE_PREFIX}{parent_trial._trial_id}", str(error)
-                )
+                self._withdraw(study, parent_trial, error)
                 excluded.add(parent_trial._trial_id)
                 continue
             return decision, parent_model
         return self._restart(rng, f"{_MAX_PARENT_ATTEMPTS} parents in a row had bad checkpoints")
+
+    def _withdraw(self, study: Study, trial: FrozenTrial, error: CheckpointError) -> None:
+        """Make ``trial`` ineligible as a parent for every worker, with a warning."""
+        if trial._trial_id in self._withdrawn(study):
+            return  # another worker got there first (or deleted a dominated checkpoint)
+        warnings.warn(
+            f"{error}; trial {trial.number} can no longer be a parent",
+            LemonadeWarning,
+            stacklevel=4,
+        )
+        study._storage.set_study_system_attr(
+            study._study_id, f"{UNREADABLE_PREFIX}{trial._trial_id}", str(error)
+        )
+
+    def _prefetch(self, study: Study, trial: FrozenTrial, decision: Decision) -> bool:
+        """Load the parent of a retried trial's decision; False if it is unusable."""
+        if decision.kind != "child":
+            return True
+        assert decision.parent_trial_id is not None
+        parent_trial = study._storage.get_trial(decision.parent_trial_id)
+        parent_decision = self._decision(parent_trial)
+        if parent_decision is None:
+            return False
+        try:
+            model = self._store.load(parent_trial, parent_decision.architecture)
+        except CheckpointError as error:
+            self._withdraw(study, parent_trial, error)
+            return False
+        with self._lock:
+            self._parents[trial._trial_id] = model
+        return True
+
+    def _release_checkpoints(self, study: Study, decision: Decision) -> None:
+        """Delete the checkpoints of trials that can no longer be parents."""
+        population = {trial._trial_id for trial, _ in self._population(study, set())}
+        withdrawn = self._withdrawn(study)
+        in_use = {decision.parent_trial_id}
+        candidates = []
+        for trial in study.get_trials(deepcopy=False):
+            if trial.state in (TrialState.RUNNING, TrialState.WAITING):
+                other = self._decision(trial)
+                if other is not None:
+                    in_use.add(other.parent_trial_id)
+                continue
+            artifact_id = CheckpointStore.artifact_id(trial)
+            if artifact_id is None or trial._trial_id in withdrawn:
+                continue
+            if trial.state == TrialState.COMPLETE and trial._trial_id in population:
+                continue
+            candidates.append((trial, artifact_id))
+        for trial, artifact_id in candidates:
+            if trial._trial_id in in_use:
+                continue
+            # Marked first, so that no worker picks it as a parent from now on.
+            study._storage.set_study_system_attr(
+                study._study_id, f"{DELETED_PREFIX}{trial._trial_id}", artifact_id
+            )
+            self._store.remove(artifact_id)
 
     def _propose(
         self,

@@ -1,0 +1,88 @@
+"""keep_checkpoints="population": disk use bounded by the population, nothing needed lost."""
+
+from __future__ import annotations
+
+import pathlib
+import warnings
+
+import optuna
+from optuna.trial import TrialState
+import pytest
+
+from optuna_lemonade.checkpoints import CHECKPOINT_KEY
+from optuna_lemonade.sampler import LemonadeSampler
+from optuna_lemonade.sampler import LemonadeWarning
+from tests.sampler.conftest import make_objective
+
+
+def _files(store) -> set[str]:  # type: ignore[no-untyped-def]
+    return {path.name for path in pathlib.Path(store._base_path).iterdir()}
+
+
+@pytest.mark.parametrize("n_jobs", [1, 3])
+def test_only_the_population_keeps_checkpoints(space, store, data, n_jobs: int) -> None:
+    sampler = LemonadeSampler(space, artifact_store=store, seed=0, keep_checkpoints="population")
+    study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
+    objective = make_objective(sampler, data)
+
+    def failing(trial: optuna.Trial) -> tuple[float, float]:
+        values = objective(trial)
+        if trial.number % 7 == 6:
+            raise RuntimeError("failed after saving")
+        return values
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LemonadeWarning)  # no parent may go missing
+        study.optimize(failing, n_trials=40, n_jobs=n_jobs, catch=(RuntimeError,))
+    states = [t.state for t in study.trials]
+    assert states.count(TrialState.COMPLETE) == 40 - states.count(TrialState.FAIL)
+    assert states.count(TrialState.FAIL) >= 4
+    # One more decision releases what the last trials made obsolete.
+    trial = study.ask()
+    population = sampler.population(study)
+    parent = sampler.decision(study.trials[-1]).parent_trial_id
+    kept = _files(store)
+    expected = {t.system_attrs[CHECKPOINT_KEY] for t in population}
+    parent_checkpoints = {
+        t.system_attrs[CHECKPOINT_KEY] for t in study.trials if t._trial_id == parent
+    }
+    assert expected <= kept
+    assert kept <= expected | parent_checkpoints
+    assert len(kept) < 40 // 2
+    study.tell(trial, state=TrialState.FAIL)
+
+
+def test_keep_all_keeps_everything(space, store, data) -> None:
+    sampler = LemonadeSampler(space, artifact_store=store, seed=0)
+    study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
+    study.optimize(make_objective(sampler, data), n_trials=15)
+    assert len(_files(store)) == 15
+
+
+def test_a_running_childs_parent_is_never_deleted(space, store, data) -> None:
+    """A parent chosen by a running trial keeps its checkpoint even after it is
+    dominated, until that trial has finished."""
+    sampler = LemonadeSampler(space, artifact_store=store, seed=1, keep_checkpoints="population")
+    study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
+    objective = make_objective(sampler, data)
+    study.optimize(objective, n_trials=6)
+    slow = study.ask()  # decided now; trained last
+    parent = study.trials[sampler.decision(study.trials[slow.number]).parent]
+    # Make every current network dominated: a trial that beats all on both objectives.
+    best = study.ask()
+    sampler.child(best).save()
+    study.tell(best, (0.0, 1.0))
+    for _ in range(3):
+        study.optimize(objective, n_trials=1)
+    assert parent.number not in {t.number for t in sampler.population(study)}
+    assert parent.system_attrs[CHECKPOINT_KEY] in _files(store)
+    child = sampler.child(slow)  # still loads its parent
+    child.save()
+    study.tell(slow, (0.5, child.cheap_objectives["params"]))
+    study.optimize(objective, n_trials=1)
+    assert parent.system_attrs[CHECKPOINT_KEY] not in _files(store)
+
+
+def test_bad_option(space) -> None:
+    with pytest.raises(ValueError, match="keep_checkpoints"):
+        LemonadeSampler(space, keep_checkpoints="some")
