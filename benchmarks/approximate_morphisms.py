@@ -14,9 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
-import platform
 import time
 
+from _common import RESULTS
+from _common import write_json
 import numpy as np
 import torch
 
@@ -45,9 +46,7 @@ def main() -> None:
     parser.add_argument("--mutations", type=int, default=8, help="per operator")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="a few minutes less: small data")
-    parser.add_argument(
-        "--output-dir", type=pathlib.Path, default=pathlib.Path(__file__).parent / "results"
-    )
+    parser.add_argument("--output-dir", type=pathlib.Path, default=RESULTS)
     args = parser.parse_args()
     if args.quick:
         args.train_size, args.validation_size = 2000, 1000
@@ -165,15 +164,9 @@ def main() -> None:
         "median_error_increase_percentage_points": summary,
         "rows": rows,
         "seconds": elapsed,
-        "machine": {
-            "platform": platform.platform(),
-            "torch": torch.__version__,
-            "threads": torch.get_num_threads(),
-        },
     }
-    args.output_dir.mkdir(parents=True, exist_ok=True)
     name = "approximate_morphisms" + ("_quick" if args.quick else "")
-    (args.output_dir / f"{name}.json").write_text(json.dumps(result, indent=1))
+    write_json(args.output_dir, name, result)
     try:
         import matplotlib
 

@@ -10,16 +10,16 @@ in the artifact directory after every trial. Prints a summary and writes JSON an
 from __future__ import annotations
 
 import argparse
-import json
 import pathlib
-import platform
 import tempfile
 import time
 
+from _common import RESULTS
+from _common import synthetic_error
+from _common import write_json
 import numpy as np
 import optuna
 from optuna.artifacts import FileSystemArtifactStore
-import torch
 
 from optuna_lemonade import SearchSpace
 from optuna_lemonade.sampler import LemonadeSampler
@@ -40,8 +40,7 @@ def run(trials: int, keep: str, directory: pathlib.Path) -> dict:
         child = sampler.child(trial)
         child.save()
         params = child.cheap_objectives["params"]
-        noise = np.random.default_rng(trial.number).normal(0, 0.01)
-        return 0.4 * (params / 1e3) ** -0.25 + noise, params
+        return synthetic_error(params, trial.number), params
 
     def measure(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         disk.append(sum(p.stat().st_size for p in directory.iterdir()))
@@ -65,9 +64,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--quick", action="store_true", help="30 trials")
-    parser.add_argument(
-        "--output-dir", type=pathlib.Path, default=pathlib.Path(__file__).parent / "results"
-    )
+    parser.add_argument("--output-dir", type=pathlib.Path, default=RESULTS)
     args = parser.parse_args()
     if args.quick:
         args.trials = 30
@@ -82,17 +79,8 @@ def main() -> None:
             f"{result['files_at_end']} files at the end, peak {result['peak_mb']:.1f} MB, "
             f"population {result['population_after_each_trial'][-1]}"
         )
-    args.output_dir.mkdir(parents=True, exist_ok=True)
     name = "checkpoint_retention" + ("_quick" if args.quick else "")
-    (args.output_dir / f"{name}.json").write_text(
-        json.dumps(
-            {
-                "machine": {"platform": platform.platform(), "torch": torch.__version__},
-                "results": results,
-            },
-            indent=1,
-        )
-    )
+    write_json(args.output_dir, name, {"results": results})
     try:
         import matplotlib
 

@@ -13,11 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
-import platform
 import tempfile
 import time
 from typing import Any
 
+from _common import RESULTS
+from _common import synthetic_error
+from _common import write_json
 import numpy as np
 import optuna
 from optuna.artifacts import FileSystemArtifactStore
@@ -57,8 +59,7 @@ def run(trials: int, storage_kind: str, shape: tuple[int, int, int], directory: 
         child.save()
         save_time[trial.number] = time.perf_counter() - start
         params = child.cheap_objectives["params"]
-        noise = np.random.default_rng(trial.number).normal(0, 0.01)
-        return 0.4 * (params / 1e3) ** -0.25 + noise, params
+        return synthetic_error(params, trial.number), params
 
     start = time.perf_counter()
     study.optimize(objective, n_trials=trials)
@@ -86,9 +87,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--storages", default="memory,sqlite")
     parser.add_argument("--quick", action="store_true", help="30 trials")
-    parser.add_argument(
-        "--output-dir", type=pathlib.Path, default=pathlib.Path(__file__).parent / "results"
-    )
+    parser.add_argument("--output-dir", type=pathlib.Path, default=RESULTS)
     args = parser.parse_args()
     if args.quick:
         args.trials = 30
@@ -104,21 +103,8 @@ def main() -> None:
             f"(before_trial + child), by block {json.dumps(result['median_ms_by_block'])}, "
             f"save {result['median_save_ms']:.1f} ms, population {result['population_at_end']}"
         )
-    args.output_dir.mkdir(parents=True, exist_ok=True)
     name = "sampler_overhead" + ("_quick" if args.quick else "")
-    (args.output_dir / f"{name}.json").write_text(
-        json.dumps(
-            {
-                "machine": {
-                    "platform": platform.platform(),
-                    "torch": torch.__version__,
-                    "threads": 1,
-                },
-                "results": results,
-            },
-            indent=1,
-        )
-    )
+    write_json(args.output_dir, name, {"results": results})
 
 
 if __name__ == "__main__":
