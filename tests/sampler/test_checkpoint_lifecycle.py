@@ -86,3 +86,21 @@ def test_a_running_childs_parent_is_never_deleted(space, store, data) -> None:
 def test_bad_option(space) -> None:
     with pytest.raises(ValueError, match="keep_checkpoints"):
         LemonadeSampler(space, keep_checkpoints="some")
+
+
+def test_removal_through_backoff(tmp_path: pathlib.Path) -> None:
+    """optuna.artifacts.Backoff around a store: a deleted file is gone and no error is
+    raised, whatever Backoff reports after a successful delete."""
+    import io
+
+    from optuna.artifacts import Backoff
+    from optuna.artifacts import FileSystemArtifactStore
+
+    from optuna_lemonade.checkpoints import CheckpointStore
+
+    backend = FileSystemArtifactStore(str(tmp_path))
+    store = CheckpointStore(Backoff(backend, max_retries=2, min_delay=0.001, max_delay=0.002))
+    backend.write("a", io.BytesIO(b"x"))
+    store.remove("a")
+    assert not (tmp_path / "a").exists()
+    assert store.remove("a") is False  # already gone: not an error
