@@ -1,17 +1,24 @@
-"""The sampler's own time per trial: before_trial through child(), no training.
+"""The sampler's own time per trial, as the study grows: LEMONADE against TPE and NSGA-II.
 
-The objective builds the child (loading its parent's checkpoint and applying the
-morphism), saves it as the trial's checkpoint, and returns a synthetic error that
-falls with the network's size, so that the Pareto front keeps changing as in a real
-search. Timed per trial: ``before_trial`` (selection, proposals, loading the parent)
-plus ``child()`` (the morphism on the weights). Saving the checkpoint is reported
-separately. Prints medians per block of trials and writes JSON to the output directory.
+For each sampler, a history of finished trials is made once in memory (LEMONADE: its
+own trials, with decisions and checkpoints of 1x28x28 networks; TPE and NSGA-II: random
+points of the parametric CNN space of the search-efficiency benchmark), each with a
+synthetic error that falls with the parameter count, and parameter count as second
+objective. Then, for each study size (100, 1,000, 5,000 finished trials) and storage
+(in-memory, SQLite), a fresh study gets that many trials of the history
+(``add_trials``) and the sampler runs a few more trials, timed:
+
+* LEMONADE: ``before_trial`` (selection, proposals, loading the parent's checkpoint)
+  plus ``child()`` (the morphism on the weights). Saving the checkpoint is excluded.
+* TPE, NSGA-II: ``ask()`` plus all ``suggest_*`` calls of the parametric space.
+
+No training anywhere. Prints medians and writes JSON.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import copy
 import pathlib
 import tempfile
 import time
@@ -20,17 +27,23 @@ from typing import Any
 from _common import RESULTS
 from _common import synthetic_error
 from _common import write_json
+from _parametric import parametric_architecture
 import numpy as np
 import optuna
 from optuna.artifacts import FileSystemArtifactStore
 from optuna.trial import FrozenTrial
 import torch
 
+from optuna_lemonade import count_params
 from optuna_lemonade import SearchSpace
 from optuna_lemonade.sampler import LemonadeSampler
 
 
-class TimedSampler(LemonadeSampler):
+SHAPE = (1, 28, 28)
+CLASSES = 10
+
+
+class TimedLemonade(LemonadeSampler):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.before: dict[int, float] = {}
@@ -41,70 +54,147 @@ class TimedSampler(LemonadeSampler):
         self.before[trial.number] = time.perf_counter() - start
 
 
-def run(trials: int, storage_kind: str, shape: tuple[int, int, int], directory: str) -> dict:
-    space = SearchSpace(shape, 10)
-    sampler = TimedSampler(space, artifact_store=FileSystemArtifactStore(directory), seed=0)
-    storage = None if storage_kind == "memory" else f"sqlite:///{directory}/study.db"
-    study = optuna.create_study(
-        directions=["minimize", "minimize"], sampler=sampler, storage=storage
+def lemonade_history(trials: int, directory: str) -> list[FrozenTrial]:
+    sampler = LemonadeSampler(
+        SearchSpace(SHAPE, CLASSES), artifact_store=FileSystemArtifactStore(directory), seed=0
     )
-    child_time: dict[int, float] = {}
-    save_time: dict[int, float] = {}
+    study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
 
     def objective(trial: optuna.Trial) -> tuple[float, float]:
-        start = time.perf_counter()
         child = sampler.child(trial)
-        child_time[trial.number] = time.perf_counter() - start
-        start = time.perf_counter()
         child.save()
-        save_time[trial.number] = time.perf_counter() - start
         params = child.cheap_objectives["params"]
         return synthetic_error(params, trial.number), params
 
     start = time.perf_counter()
     study.optimize(objective, n_trials=trials)
-    total = time.perf_counter() - start
-    per_trial = [sampler.before[n] + child_time[n] for n in range(trials)]
-    blocks = {}
-    size = max(1, trials // 5)
-    for begin in range(0, trials, size):
-        chunk = per_trial[begin : begin + size]
-        blocks[f"{begin}-{begin + len(chunk) - 1}"] = float(np.median(chunk))
-    return {
-        "storage": storage_kind,
-        "trials": trials,
-        "median_ms": 1e3 * float(np.median(per_trial)),
-        "median_ms_by_block": {k: 1e3 * v for k, v in blocks.items()},
-        "median_save_ms": 1e3 * float(np.median(list(save_time.values()))),
-        "population_at_end": len(sampler.population(study)),
-        "largest_network_nodes": max(len(sampler.decision(t).architecture) for t in study.trials),
-        "total_s": total,
-    }
+    print(
+        f"  LEMONADE history: {trials} trials in {time.perf_counter() - start:.0f} s", flush=True
+    )
+    return study.get_trials(deepcopy=False)
+
+
+def parametric_history(trials: int) -> list[FrozenTrial]:
+    study = optuna.create_study(
+        directions=["minimize", "minimize"], sampler=optuna.samplers.RandomSampler(seed=0)
+    )
+
+    def objective(trial: optuna.Trial) -> tuple[float, float]:
+        params = count_params(parametric_architecture(trial, SHAPE, CLASSES))
+        return synthetic_error(params, trial.number), params
+
+    study.optimize(objective, n_trials=trials)
+    return study.get_trials(deepcopy=False)
+
+
+def measure(
+    kind: str,
+    history: list[FrozenTrial],
+    size: int,
+    storage_kind: str,
+    repeats: int,
+    directory: str,
+) -> list[float]:
+    storage = None if storage_kind == "memory" else f"sqlite:///{directory}/{kind}-{size}.db"
+    study = optuna.create_study(directions=["minimize", "minimize"], storage=storage)
+    study.add_trials(copy.deepcopy(history[:size]))
+    times: list[float] = []
+    if kind == "lemonade":
+        sampler = TimedLemonade(
+            SearchSpace(SHAPE, CLASSES), artifact_store=FileSystemArtifactStore(directory), seed=1
+        )
+        study.sampler = sampler
+        for _ in range(repeats):
+            trial = study.ask()
+            start = time.perf_counter()
+            child = sampler.child(trial)
+            times.append(sampler.before[trial.number] + time.perf_counter() - start)
+            child.save()
+            params = child.cheap_objectives["params"]
+            study.tell(trial, (synthetic_error(params, trial.number), params))
+    else:
+        study.sampler = (
+            optuna.samplers.TPESampler(seed=1)
+            if kind == "tpe"
+            else optuna.samplers.NSGAIISampler(seed=1)
+        )
+        for _ in range(repeats):
+            start = time.perf_counter()
+            trial = study.ask()
+            params = count_params(parametric_architecture(trial, SHAPE, CLASSES))
+            times.append(time.perf_counter() - start)
+            study.tell(trial, (synthetic_error(params, trial.number), params))
+    return times
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--trials", type=int, default=200)
+    parser.add_argument("--sizes", default="100,1000,5000")
     parser.add_argument("--storages", default="memory,sqlite")
-    parser.add_argument("--quick", action="store_true", help="30 trials")
+    parser.add_argument("--samplers", default="lemonade,tpe,nsga2")
+    parser.add_argument("--repeats", type=int, default=15, help="timed trials per setting")
+    parser.add_argument("--quick", action="store_true", help="sizes 30 and 100, 5 repeats")
     parser.add_argument("--output-dir", type=pathlib.Path, default=RESULTS)
     args = parser.parse_args()
     if args.quick:
-        args.trials = 30
+        args.sizes, args.repeats = "30,100", 5
+    sizes = [int(s) for s in args.sizes.split(",")]
+    storages = args.storages.split(",")
+    samplers = args.samplers.split(",")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     torch.set_num_threads(1)
-    results = []
-    for kind in args.storages.split(","):
-        with tempfile.TemporaryDirectory() as directory:
-            result = run(args.trials, kind, (1, 28, 28), directory)
-        results.append(result)
-        print(
-            f"{kind:7} {args.trials} trials: median {result['median_ms']:.1f} ms per trial "
-            f"(before_trial + child), by block {json.dumps(result['median_ms_by_block'])}, "
-            f"save {result['median_save_ms']:.1f} ms, population {result['population_at_end']}"
-        )
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as directory:
+        histories = {}
+        if "lemonade" in samplers:
+            histories["lemonade"] = lemonade_history(max(sizes), directory)
+        if {"tpe", "nsga2"} & set(samplers):
+            parametric = parametric_history(max(sizes))
+            histories |= {"tpe": parametric, "nsga2": parametric}
+        for storage_kind in storages:
+            for size in sizes:
+                for kind in samplers:
+                    times = measure(
+                        kind, histories[kind], size, storage_kind, args.repeats, directory
+                    )
+                    result = {
+                        "sampler": kind,
+                        "storage": storage_kind,
+                        "finished_trials": size,
+                        "median_ms": 1e3 * float(np.median(times)),
+                        "times_ms": [1e3 * t for t in times],
+                    }
+                    results.append(result)
+                    print(
+                        f"{storage_kind:7} {size:5d} finished  {kind:9} median "
+                        f"{result['median_ms']:8.1f} ms per trial",
+                        flush=True,
+                    )
+    print(f"\n{'storage':8} {'finished':>8} " + " ".join(f"{k:>12}" for k in samplers))
+    for storage_kind in storages:
+        for size in sizes:
+            cells = [
+                next(
+                    r["median_ms"]
+                    for r in results
+                    if r["sampler"] == k
+                    and r["storage"] == storage_kind
+                    and r["finished_trials"] == size
+                )
+                for k in samplers
+            ]
+            print(f"{storage_kind:8} {size:8d} " + " ".join(f"{c:10.1f}ms" for c in cells))
     name = "sampler_overhead" + ("_quick" if args.quick else "")
-    write_json(args.output_dir, name, {"results": results})
+    write_json(
+        args.output_dir,
+        name,
+        {
+            "what": "sampler time per trial (LEMONADE: before_trial + child(); TPE/NSGA-II: "
+            "ask + suggest), median over repeats, no training",
+            "repeats": args.repeats,
+            "results": results,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ def test_search_runs_and_continues(
         study_name="lemonade-digits", storage=f"sqlite:///{tmp_path / 's.db'}"
     )
     assert len(study.trials) == 8
-    assert study.trials[-1].user_attrs["lemonade_kind"] == "child"
+    assert study.trials[-1].user_attrs["lemonade_parent"] is not None
 
 
 def test_search_refuses_other_objectives_on_the_same_study(tmp_path: pathlib.Path, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -9,9 +9,9 @@ import torch
 from torch import nn
 
 from optuna_lemonade.architecture import Architecture
-from optuna_lemonade.network import build_model
 from optuna_lemonade.network import check_model
 from optuna_lemonade.network import GraphNetwork
+from optuna_lemonade.network import load_model
 
 
 FORMAT = "optuna-lemonade.checkpoint"
@@ -80,15 +80,12 @@ def from_bytes(data: bytes, *, expected: Architecture | None = None) -> GraphNet
         isinstance(key, str) and isinstance(value, torch.Tensor) for key, value in state.items()
     ):
         raise CheckpointError("checkpoint state_dict is not a mapping of names to tensors")
-    with torch.device("meta"):
-        reference = build_model(arch).state_dict()
-    if set(reference) != set(state) or any(
-        tuple(state[key].shape) != tuple(value.shape) for key, value in reference.items()
-    ):
-        raise CheckpointError("checkpoint state_dict does not match its architecture")
-    model = build_model(arch)
     try:
-        model.load_state_dict(state)
+        model = load_model(arch, state)
+    except ValueError as error:
+        raise CheckpointError(
+            f"checkpoint state_dict does not match its architecture: {error}"
+        ) from None
     except RuntimeError as error:
         raise CheckpointError(f"checkpoint state_dict does not load: {error}") from None
     return model.eval()

@@ -24,20 +24,17 @@ def _skip_sites(arch: Architecture) -> list[tuple[str, str, str]]:
     resolution, and ``consumer`` consumes ``target``.
     """
     result = []
-    for target in arch.nodes:
-        shape = arch.shape(target.name)
-        if len(shape) != 3:
-            continue
-        ancestors = arch.ancestors(target.name)
-        sources = [
-            node.name
-            for node in arch.nodes
-            if node.name in ancestors
-            and len(arch.shape(node.name)) == 3
-            and arch.shape(node.name)[1:] == shape[1:]
-        ]
-        for consumer in arch.consumers(target.name):
-            result += [(source, target.name, consumer) for source in sources]
+    by_resolution: dict[tuple[int, ...], list[str]] = {}
+    for node in arch.nodes:
+        shape = arch.shape(node.name)
+        if len(shape) == 3:
+            by_resolution.setdefault(shape[1:], []).append(node.name)
+    for same in by_resolution.values():
+        for target in same:
+            ancestors = arch.ancestors(target)
+            sources = [name for name in same if name in ancestors]
+            for consumer in arch.consumers(target):
+                result += [(source, target, consumer) for source in sources]
     return result
 
 

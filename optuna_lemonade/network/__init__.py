@@ -2,8 +2,17 @@
 
 from optuna_lemonade.network._builder import build_model
 from optuna_lemonade.network._builder import check_model
+from optuna_lemonade.network._builder import check_state_dict
 from optuna_lemonade.network._builder import GraphNetwork
+from optuna_lemonade.network._builder import load_model
 from optuna_lemonade.network._builder import SeparableConv2d
 
 
-__all__ = ["GraphNetwork", "SeparableConv2d", "build_model", "check_model"]
+__all__ = [
+    "GraphNetwork",
+    "SeparableConv2d",
+    "build_model",
+    "check_model",
+    "check_state_dict",
+    "load_model",
+]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import cast
 
 import torch
@@ -161,17 +162,21 @@ def build_model(
     return model.to(device) if device is not None else model
 
 
-def check_model(arch: Architecture, model: nn.Module) -> None:
-    """Check that ``model``'s state dict fits ``build_model(arch)``.
+@functools.lru_cache(maxsize=256)
+def expected_state_shapes(arch: Architecture) -> dict[str, tuple[int, ...]]:
+    """Names and shapes of the state dict of ``build_model(arch)`` (cached; do not modify)."""
+    with torch.device("meta"):
+        reference = GraphNetwork(arch).state_dict()
+    return {key: tuple(value.shape) for key, value in reference.items()}
+
+
+def check_state_dict(arch: Architecture, state: dict[str, torch.Tensor]) -> None:
+    """Check that ``state`` has exactly the keys and shapes of ``build_model(arch)``.
 
     Raises:
         ValueError: Naming the first missing, unexpected or misshapen entry.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}")
-    with torch.device("meta"):
-        reference = build_model(arch).state_dict()
-    state = model.state_dict()
+    reference = expected_state_shapes(arch)
     missing = sorted(set(reference) - set(state))
     unexpected = sorted(set(state) - set(reference))
     if missing or unexpected:
@@ -179,9 +184,35 @@ def check_model(arch: Architecture, model: nn.Module) -> None:
             "the model does not match the architecture: "
             f"missing {missing[:5]}, unexpected {unexpected[:5]}"
         )
-    for key, tensor in reference.items():
-        if tuple(state[key].shape) != tuple(tensor.shape):
+    for key, shape in reference.items():
+        if tuple(state[key].shape) != shape:
             raise ValueError(
                 f"the model does not match the architecture: {key!r} has shape "
-                f"{tuple(state[key].shape)}, expected {tuple(tensor.shape)}"
+                f"{tuple(state[key].shape)}, expected {shape}"
             )
+
+
+def check_model(arch: Architecture, model: nn.Module) -> None:
+    """Check that ``model``'s state dict fits ``build_model(arch)``.
+
+    Raises:
+        ValueError: Naming the first missing, unexpected or misshapen entry.
+        TypeError: If ``model`` is not a module.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}")
+    check_state_dict(arch, model.state_dict())
+
+
+def load_model(arch: Architecture, state: dict[str, torch.Tensor]) -> GraphNetwork:
+    """Build ``arch`` with the weights of ``state``, skipping random initialisation.
+
+    Raises:
+        ValueError: If the state dict does not match the architecture.
+    """
+    check_state_dict(arch, state)
+    with torch.device("meta"):
+        model = GraphNetwork(arch)
+    model = model.to_empty(device="cpu")
+    model.load_state_dict(state)
+    return model

@@ -329,9 +329,9 @@ class LemonadeSampler(BaseSampler):
 
         The first call builds the model (loading the parent's checkpoint and applying
         the mutation) and mirrors the lineage into user attributes shown by
-        optuna-dashboard (``lemonade_parent``, ``lemonade_operator``,
-        ``lemonade_architecture`` and the cheap objectives); later calls in the same
-        trial return the same :class:`Child`.
+        optuna-dashboard (``lemonade_parent``, ``lemonade_operator`` and
+        ``lemonade_architecture``); later calls in the same trial return the same
+        :class:`Child`.
 
         Raises:
             RuntimeError: If this sampler did not start ``trial``.
@@ -342,13 +342,16 @@ class LemonadeSampler(BaseSampler):
             existing = self._children.get(trial._trial_id)
         if existing is not None:
             return existing
-        attrs = trial.storage.get_trial_system_attrs(trial._trial_id)
-        if DECISION_KEY not in attrs:
-            raise RuntimeError(
-                f"trial {trial.number} was not started by a LemonadeSampler: create the study "
-                "with sampler=LemonadeSampler(...) and call child() on its own trials"
-            )
-        decision = Decision.from_dict(attrs[DECISION_KEY])
+        with self._lock:
+            decision = self._decisions.get(trial._trial_id)  # made by this process
+        if decision is None:
+            attrs = trial.storage.get_trial_system_attrs(trial._trial_id)
+            if DECISION_KEY not in attrs:
+                raise RuntimeError(
+                    f"trial {trial.number} was not started by a LemonadeSampler: create the "
+                    "study with sampler=LemonadeSampler(...) and call child() on its own trials"
+                )
+            decision = Decision.from_dict(attrs[DECISION_KEY])
         with self._lock:
             parent_model = self._parents.pop(trial._trial_id, None)
         teacher = None
@@ -369,12 +372,10 @@ class LemonadeSampler(BaseSampler):
         child = Child(
             trial=trial, decision=decision, model=model, teacher=teacher, store=self._store
         )
+        # Three writes: each is a transaction on an RDB storage.
         trial.set_user_attr("lemonade_parent", decision.parent)
         trial.set_user_attr("lemonade_operator", decision.operator)
-        trial.set_user_attr("lemonade_kind", decision.kind)
         trial.set_user_attr("lemonade_architecture", decision.architecture.to_json())
-        for name, value in decision.cheap_objectives.items():
-            trial.set_user_attr(f"lemonade_{name}", value)
         with self._lock:
             self._children[trial._trial_id] = child
         return child
@@ -450,11 +451,21 @@ class LemonadeSampler(BaseSampler):
                     result.add(int(key[len(prefix) :]))
         return result
 
-    def _population(self, study: Study, excluded: set[int]) -> list[tuple[FrozenTrial, Decision]]:
-        unreadable = self._withdrawn(study)
+    def _population(
+        self,
+        study: Study,
+        excluded: set[int],
+        trials: Sequence[FrozenTrial] | None = None,
+        withdrawn: set[int] | None = None,
+    ) -> list[tuple[FrozenTrial, Decision]]:
+        unreadable = self._withdrawn(study) if withdrawn is None else withdrawn
+        if trials is None:
+            trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         eligible = []
         decisions = {}
-        for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        for trial in trials:
+            if trial.state != TrialState.COMPLETE:
+                continue
             if trial._trial_id in excluded or trial._trial_id in unreadable:
                 continue
             if CheckpointStore.artifact_id(trial) is None or trial.values is None:
@@ -494,8 +505,12 @@ class LemonadeSampler(BaseSampler):
         if trial.number < len(self._initial):
             return self._initial_decision(trial.number, "initial", rng), None
         excluded: set[int] = set()
+        # One read of the trials and of the withdrawn marks per decision: on an RDB
+        # storage each is a query.
+        trials = study.get_trials(deepcopy=False)
+        withdrawn = self._withdrawn(study)
         for _ in range(_MAX_PARENT_ATTEMPTS):
-            population = self._population(study, excluded)
+            population = self._population(study, excluded, trials, withdrawn)
             if not population:
                 # Quietly: e.g. objectives that do not train networks (Optuna's own
                 # sampler tests) or initial trials still running.
@@ -503,7 +518,7 @@ class LemonadeSampler(BaseSampler):
                     int(rng.integers(len(self._initial))), "restart", rng
                 )
                 return decision, None
-            proposal = self._propose(study, trial, population, rng)
+            proposal = self._propose(trial, trials, population, rng)
             if proposal is None:
                 return self._restart(rng, "no operator applies to any network of the population")
             decision, parent_trial = proposal
@@ -578,8 +593,8 @@ class LemonadeSampler(BaseSampler):
 
     def _propose(
         self,
-        study: Study,
         trial: FrozenTrial,
+        trials: Sequence[FrozenTrial],
         population: list[tuple[FrozenTrial, Decision]],
         rng: np.random.Generator,
     ) -> tuple[Decision, FrozenTrial] | None:
@@ -589,7 +604,7 @@ class LemonadeSampler(BaseSampler):
         # again: training one twice would only re-evaluate it.
         made: set[tuple[int | None, Architecture]] = set()
         running = []
-        for other in study.get_trials(deepcopy=False):
+        for other in trials:
             if other._trial_id == trial._trial_id:
                 continue
             decision = self._decision(other)

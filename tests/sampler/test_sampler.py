@@ -61,7 +61,7 @@ def test_initial_architectures_first_then_children(space, store, data) -> None:
             assert trial.user_attrs["lemonade_parent"] == decision.parent
             assert trial.user_attrs["lemonade_operator"] == decision.operator
             assert trial.user_attrs["lemonade_architecture"] == decision.architecture.to_json()
-            assert trial.user_attrs["lemonade_params"] == trial.values[1]
+            assert decision.cheap_objectives["params"] == trial.values[1]
 
 
 def test_every_parent_was_on_the_front(space, store, data) -> None:
@@ -375,4 +375,5 @@ def test_callable_cheap_objective(space, store, data) -> None:
     study = _study(sampler)
     study.optimize(make_objective(sampler, data), n_trials=5)
     for trial in study.trials:
-        assert trial.user_attrs["lemonade_depth"] == sampler.decision(trial).architecture.depth
+        decision = sampler.decision(trial)
+        assert decision.cheap_objectives["depth"] == decision.architecture.depth

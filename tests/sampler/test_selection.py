@@ -98,3 +98,16 @@ def test_sampler_prefers_sparse_parents(space, store, selection: str) -> None:
         assert lonely / draws > 0.4 and test.pvalue < 1e-6
     else:
         assert test.pvalue > 1e-3
+
+
+@pytest.mark.parametrize("objectives", [1, 2, 3, 4])
+def test_nondominated_mask_matches_the_definition(objectives: int) -> None:
+    from optuna_lemonade.sampler._population import nondominated_mask
+
+    rng = np.random.default_rng(objectives)
+    for _ in range(200):
+        losses = rng.integers(0, 5, size=(int(rng.integers(0, 40)), objectives)).astype(float)
+        no_worse = np.all(losses[:, None, :] <= losses[None, :, :], axis=2)
+        better = np.any(losses[:, None, :] < losses[None, :, :], axis=2)
+        expected = ~np.any(no_worse & better, axis=0)
+        assert np.array_equal(nondominated_mask(losses), expected)

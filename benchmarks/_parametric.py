@@ -1,0 +1,114 @@
+"""The baselines' search space: a fixed-length parametric CNN, built as an Architecture.
+
+Stages as in the search space's initial networks (2x2 max pooling between them while
+the resolution is at least 8); per stage: 1-3 blocks of (separable) convolution, batch
+norm and ReLU, 4-128 filters (log scale), kernel 3 or 5, and an optional residual
+addition from the stage's first block to its last. Every parameter is always sampled
+(no conditional parameters), which NSGA-II needs. Sizes range from a few hundred
+parameters to a few million, like LEMONADE's default search space.
+"""
+
+from __future__ import annotations
+
+import optuna
+
+from optuna_lemonade import Architecture
+from optuna_lemonade import Node
+
+
+def stages_for(input_shape: tuple[int, int, int]) -> int:
+    _, height, width = input_shape
+    pools = 0
+    while min(height, width) >= 8 and pools < 4:
+        height, width, pools = height // 2, width // 2, pools + 1
+    return pools + 1
+
+
+def parametric_architecture(
+    trial: optuna.Trial, input_shape: tuple[int, int, int], num_classes: int
+) -> Architecture:
+    """Sample an architecture of the parametric space through ``trial.suggest_*``."""
+    stages = stages_for(input_shape)
+    nodes = [Node("input", "input")]
+    previous = "input"
+    count = 0
+
+    def block(source: str, op: str, filters: int, kernel: int) -> str:
+        nonlocal count
+        count += 1
+        nodes.extend(
+            [
+                Node(f"conv{count}", op, (source,), filters=filters, kernel_size=kernel),
+                Node(f"bn{count}", "bn", (f"conv{count}",)),
+                Node(f"relu{count}", "relu", (f"bn{count}",)),
+            ]
+        )
+        return f"relu{count}"
+
+    for stage in range(stages):
+        blocks = trial.suggest_int(f"blocks{stage}", 1, 3)
+        filters = trial.suggest_int(f"filters{stage}", 4, 128, log=True)
+        kernel = trial.suggest_categorical(f"kernel{stage}", [3, 5])
+        separable = trial.suggest_categorical(f"separable{stage}", [False, True])
+        skip = trial.suggest_categorical(f"skip{stage}", [False, True])
+        first = block(previous, "conv", filters, kernel)  # changes the channel count
+        last = first
+        for _ in range(blocks - 1):
+            last = block(last, "sepconv" if separable else "conv", filters, kernel)
+        if skip and blocks > 1:
+            nodes.append(Node(f"add{stage + 1}", "add", (first, last)))
+            last = f"add{stage + 1}"
+        previous = last
+        if stage < stages - 1:
+            nodes.append(Node(f"pool{stage + 1}", "maxpool", (previous,), kernel_size=2))
+            previous = f"pool{stage + 1}"
+    nodes += [
+        Node("gap", "gap", (previous,)),
+        Node("classifier", "linear", ("gap",), units=num_classes),
+    ]
+    return Architecture(input_shape, num_classes, nodes)
+
+
+def reference_architectures(
+    input_shape: tuple[int, int, int], num_classes: int
+) -> dict[str, Architecture]:
+    """Hand-designed CNNs drawn on the benchmark's plots, trained from scratch."""
+    from optuna_lemonade import SearchSpace
+
+    space = SearchSpace(input_shape, num_classes)
+    result = {
+        f"plain-{arch.node('conv1').filters}": arch for arch in space.initial_architectures()
+    }
+
+    class Fixed:
+        """Stands in for a trial with fixed parameters."""
+
+        def __init__(self, params: dict[str, object]) -> None:
+            self.params = params
+
+        def suggest_int(self, name: str, *args: object, **kwargs: object) -> object:
+            return self.params[name]
+
+        suggest_categorical = suggest_int
+
+    stages = stages_for(input_shape)
+    resnet = {}
+    mobile = {}
+    for stage in range(stages):
+        resnet |= {
+            f"blocks{stage}": 3,
+            f"filters{stage}": 16 * 2**stage,
+            f"kernel{stage}": 3,
+            f"separable{stage}": False,
+            f"skip{stage}": True,
+        }
+        mobile |= {
+            f"blocks{stage}": 3,
+            f"filters{stage}": 32 * 2**stage,
+            f"kernel{stage}": 3,
+            f"separable{stage}": True,
+            f"skip{stage}": True,
+        }
+    result["resnet-like"] = parametric_architecture(Fixed(resnet), input_shape, num_classes)  # type: ignore[arg-type]
+    result["mobilenet-like"] = parametric_architecture(Fixed(mobile), input_shape, num_classes)  # type: ignore[arg-type]
+    return result

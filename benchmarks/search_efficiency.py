@@ -1,0 +1,502 @@
+"""Search efficiency: LEMONADE against Optuna's samplers at equal wall-clock budgets.
+
+On Fashion-MNIST (a fixed subset, the same for every method), objectives validation
+error and parameter count (``--objectives error,params,macs`` adds multiply-adds), each
+method gets the same wall-clock budget on this machine, one after the other, in one
+invocation:
+
+* ``lemonade``: LemonadeSampler with default settings; initial networks trained from
+  scratch, children fine-tuned from their parents (approximate ones with distillation);
+* ``tpe``, ``nsga2``, ``random``: Optuna's TPESampler (multivariate), NSGAIISampler
+  (population 10) and RandomSampler over a fixed-length parametric CNN space of the
+  same range of sizes (benchmarks/_parametric.py), every network trained from scratch
+  with the same training code and epochs as LEMONADE's initial networks;
+* ``lemonade-scratch``: LEMONADE's choices, but every child trained from scratch like a
+  baseline (no inheritance);
+* ``lemonade-uniform``: LEMONADE with uniform instead of density-based parent and child
+  selection.
+
+Hypervolume against wall-clock time is computed with moocore on normalised objectives:
+error as is, log10(params) mapped from [2, 7] to [0, 1], log10(MACs) from [3, 9] to
+[0, 1], reference point all ones; only trials finished within the budget count. The
+final fronts are evaluated once on the test split. Hand-designed reference CNNs,
+trained from scratch, are drawn on the fronts plot. Writes JSON and PNGs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import tempfile
+import time
+from typing import Any
+
+from _common import RESULTS
+from _common import write_json
+from _parametric import parametric_architecture
+from _parametric import reference_architectures
+import moocore
+import numpy as np
+import optuna
+from optuna.artifacts import FileSystemArtifactStore
+from optuna.trial import TrialState
+import torch
+
+from optuna_lemonade import count_params
+from optuna_lemonade import SearchSpace
+from optuna_lemonade.architecture import analytic_num_macs
+from optuna_lemonade.checkpoints import from_bytes
+from optuna_lemonade.checkpoints import to_bytes
+from optuna_lemonade.network import build_model
+from optuna_lemonade.sampler import LemonadeSampler
+from optuna_lemonade.sampler import uniform
+from optuna_lemonade.training import evaluate
+from optuna_lemonade.training import fine_tune
+from optuna_lemonade.training import load_dataset
+
+
+METHODS = ("lemonade", "tpe", "nsga2", "random", "lemonade-scratch", "lemonade-uniform")
+BASELINES = ("tpe", "nsga2", "random")
+LOG_RANGES = {"params": (2.0, 7.0), "macs": (3.0, 9.0)}
+
+
+def normalise(values: np.ndarray, objectives: list[str]) -> np.ndarray:
+    result = np.array(values, dtype=float)
+    for column, name in enumerate(objectives):
+        if name in LOG_RANGES:
+            low, high = LOG_RANGES[name]
+            result[:, column] = (np.log10(np.maximum(result[:, column], 1.0)) - low) / (high - low)
+    return np.clip(result, 0.0, 1.0)
+
+
+def hypervolume(values: list[list[float]], objectives: list[str]) -> float:
+    if not values:
+        return 0.0
+    points = normalise(np.array(values), objectives)
+    return float(moocore.hypervolume(points, ref=np.ones(len(objectives))))
+
+
+def pareto(values: np.ndarray) -> np.ndarray:
+    no_worse = np.all(values[:, None, :] <= values[None, :, :], axis=2)
+    better = np.any(values[:, None, :] < values[None, :, :], axis=2)
+    return ~np.any(no_worse & better, axis=0)
+
+
+class Run:
+    """One method, one seed: trains until the budget ends and records every trial."""
+
+    def __init__(
+        self,
+        method: str,
+        seed: int,
+        config: argparse.Namespace,
+        data: Any,
+        loaders: tuple[Any, Any, Any],
+        objectives: list[str],
+    ) -> None:
+        self.method, self.seed, self.config = method, seed, config
+        self.data, self.objectives = data, objectives
+        self.train, self.validation, self.test = loaders
+        self.directory = pathlib.Path(tempfile.mkdtemp(prefix=f"bench-{method}-"))
+        self.records: list[dict[str, Any]] = []
+        self.sampler: optuna.samplers.BaseSampler
+        self.lemonade = method.startswith("lemonade")
+        if self.lemonade:
+            selection = {"parent_selection": uniform, "child_selection": uniform}
+            self.sampler = LemonadeSampler(
+                SearchSpace(data.input_shape, data.num_classes),
+                cheap_objectives=[o for o in objectives if o != "error"],
+                artifact_store=FileSystemArtifactStore(str(self.directory)),
+                seed=seed,
+                **(selection if method == "lemonade-uniform" else {}),
+            )
+        elif method == "tpe":
+            self.sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True)
+        elif method == "nsga2":
+            self.sampler = optuna.samplers.NSGAIISampler(seed=seed, population_size=10)
+        else:
+            self.sampler = optuna.samplers.RandomSampler(seed=seed)
+
+    def _values(self, arch: Any, error: float) -> list[float]:
+        table = {"error": error, "params": count_params(arch), "macs": analytic_num_macs(arch)}
+        return [float(table[name]) for name in self.objectives]
+
+    def objective(self, trial: optuna.Trial) -> list[float]:
+        config = self.config
+        if self.lemonade:
+            assert isinstance(self.sampler, LemonadeSampler)
+            child = self.sampler.child(trial)
+            arch = child.architecture
+            if self.method == "lemonade-scratch" or child.parent is None:
+                model = (
+                    child.model
+                    if child.parent is None
+                    else build_model(arch, seed=1000 * self.seed + trial.number)
+                )
+                epochs, teacher = config.scratch_epochs, None
+            else:
+                model, epochs, teacher = child.model, config.child_epochs, child.teacher
+            origin = "scratch" if child.parent is None else f"{child.operator} of {child.parent}"
+        else:
+            arch = parametric_architecture(trial, self.data.input_shape, self.data.num_classes)
+            model = build_model(arch, seed=1000 * self.seed + trial.number)
+            epochs, teacher, origin = config.scratch_epochs, None, "scratch"
+        torch.manual_seed(1000 * self.seed + trial.number)
+        fine_tune(
+            model,
+            self.train,
+            epochs=epochs,
+            lr=config.lr,
+            teacher=teacher,
+            device=config.device,
+            progress=False,
+        )
+        error = evaluate(model, self.validation, device=config.device)
+        if self.lemonade:
+            child.save(model)
+        else:
+            (self.directory / f"{trial.number}.pt").write_bytes(to_bytes(arch, model))
+        self.records.append({"number": trial.number, "origin": origin, "epochs": epochs})
+        return self._values(arch, error)
+
+    def run(self) -> dict[str, Any]:
+        study = optuna.create_study(
+            directions=["minimize"] * len(self.objectives), sampler=self.sampler
+        )
+        start = time.perf_counter()
+        finished: dict[int, float] = {}
+
+        def record(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+            finished[trial.number] = time.perf_counter() - start
+
+        study.optimize(self.objective, timeout=self.config.budget, callbacks=[record])
+        elapsed = time.perf_counter() - start
+        origins = {r["number"]: r for r in self.records}
+        trials = [
+            {
+                "number": t.number,
+                "values": list(t.values),
+                "seconds": finished[t.number],
+                "within_budget": finished[t.number] <= self.config.budget,
+                "origin": origins.get(t.number, {}).get("origin"),
+            }
+            for t in study.trials
+            if t.state == TrialState.COMPLETE
+        ]
+        counted = [t for t in trials if t["within_budget"]]
+        values = np.array([t["values"] for t in counted]) if counted else np.zeros((0, 2))
+        front = [
+            t
+            for t, keep in zip(counted, pareto(values) if len(counted) else [], strict=True)
+            if keep
+        ]
+        for entry in front:  # test error, once, at the end
+            if self.lemonade:
+                assert isinstance(self.sampler, LemonadeSampler)
+                model = self.sampler.load_model(study.trials[entry["number"]])
+            else:
+                model = from_bytes((self.directory / f"{entry['number']}.pt").read_bytes())
+            entry["test_error"] = evaluate(model, self.test, device=self.config.device)
+        grid = np.linspace(0, self.config.budget, 101)
+        curve = [
+            hypervolume([t["values"] for t in counted if t["seconds"] <= s], self.objectives)
+            for s in grid
+        ]
+        return {
+            "method": self.method,
+            "seed": self.seed,
+            "wall_seconds": elapsed,
+            "trials": trials,
+            "front": front,
+            "hypervolume_curve": {"seconds": grid.tolist(), "hypervolume": curve},
+            "final_hypervolume": curve[-1],
+        }
+
+
+def train_references(
+    config: argparse.Namespace, data: Any, loaders: Any, objectives: list[str]
+) -> list[dict[str, Any]]:
+    train, validation, test = loaders
+    result = []
+    for name, arch in reference_architectures(data.input_shape, data.num_classes).items():
+        model = build_model(arch, seed=0)
+        start = time.perf_counter()
+        fine_tune(
+            model,
+            train,
+            epochs=config.reference_epochs,
+            lr=config.lr,
+            device=config.device,
+            progress=False,
+        )
+        result.append(
+            {
+                "name": name,
+                "params": count_params(arch),
+                "macs": analytic_num_macs(arch),
+                "epochs": config.reference_epochs,
+                "seconds": time.perf_counter() - start,
+                "validation_error": evaluate(model, validation, device=config.device),
+                "test_error": evaluate(model, test, device=config.device),
+            }
+        )
+    return result
+
+
+def summarise(runs: list[dict[str, Any]], budget: float) -> dict[str, Any]:
+    methods = sorted({r["method"] for r in runs}, key=METHODS.index)
+    mean_curve = {
+        m: np.mean(
+            [r["hypervolume_curve"]["hypervolume"] for r in runs if r["method"] == m], axis=0
+        )
+        for m in methods
+    }
+    final = {m: float(mean_curve[m][-1]) for m in methods}
+    grid = np.array(runs[0]["hypervolume_curve"]["seconds"])
+    baselines = [m for m in methods if m in BASELINES]
+    headline: dict[str, Any] = {}
+    if "lemonade" in methods and baselines:
+        best = max(baselines, key=final.__getitem__)
+        reached = np.nonzero(mean_curve["lemonade"] >= final[best])[0]
+        headline = {
+            "best_baseline": best,
+            "best_baseline_final_hypervolume": final[best],
+            "lemonade_final_hypervolume": final["lemonade"],
+            "lemonade_seconds_to_reach_it": float(grid[reached[0]]) if len(reached) else None,
+            "fraction_of_budget": float(grid[reached[0]] / budget) if len(reached) else None,
+        }
+    return {
+        "mean_final_hypervolume": final,
+        "headline": headline,
+        "trials_within_budget": {
+            m: float(
+                np.mean(
+                    [
+                        sum(t["within_budget"] for t in r["trials"])
+                        for r in runs
+                        if r["method"] == m
+                    ]
+                )
+            )
+            for m in methods
+        },
+    }
+
+
+def plot(
+    runs: list[dict[str, Any]],
+    references: list[dict[str, Any]],
+    summary: dict[str, Any],
+    objectives: list[str],
+    config: argparse.Namespace,
+    name: str,
+) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    colours = dict(zip(METHODS, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False))
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for method in [m for m in METHODS if any(r["method"] == m for r in runs)]:
+        curves = [r for r in runs if r["method"] == method]
+        grid = np.array(curves[0]["hypervolume_curve"]["seconds"]) / 60
+        for run in curves:
+            ax.plot(
+                grid,
+                run["hypervolume_curve"]["hypervolume"],
+                color=colours[method],
+                alpha=0.25,
+                lw=1,
+            )
+        mean = np.mean([r["hypervolume_curve"]["hypervolume"] for r in curves], axis=0)
+        ax.plot(grid, mean, color=colours[method], lw=2, label=f"{method} ({len(curves)} seed(s))")
+    headline = summary["headline"]
+    if headline.get("lemonade_seconds_to_reach_it") is not None:
+        ax.axvline(
+            headline["lemonade_seconds_to_reach_it"] / 60,
+            color="grey",
+            ls=":",
+            label=f"LEMONADE reaches {headline['best_baseline']}'s final HV",
+        )
+    ax.set_xlabel("wall-clock minutes")
+    ax.set_ylabel("hypervolume (normalised)")
+    ax.set_title(f"{config.dataset}, objectives {', '.join(objectives)}")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(config.output_dir / f"{name}_hypervolume.png", dpi=120)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    params_index = objectives.index("params")
+    for method in [m for m in METHODS if any(r["method"] == m for r in runs)]:
+        run = next(r for r in runs if r["method"] == method)  # first seed
+        front = sorted(run["front"], key=lambda t: t["values"][params_index])
+        xs = [t["values"][params_index] for t in front]
+        ys = [t["test_error"] for t in front]
+        ax.step(xs, ys, where="post", color=colours[method], alpha=0.8)
+        ax.scatter(xs, ys, color=colours[method], s=12, label=method)
+    for reference in references:
+        ax.scatter(
+            reference["params"],
+            reference["test_error"],
+            marker="*",
+            s=120,
+            color="black",
+            zorder=5,
+        )
+        ax.annotate(
+            reference["name"],
+            (reference["params"], reference["test_error"]),
+            fontsize=6,
+            xytext=(3, 3),
+            textcoords="offset points",
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("parameters")
+    ax.set_ylabel("test error")
+    ax.set_title(
+        f"Final fronts (seed {runs[0]['seed']}), test split; stars: hand-designed, "
+        f"{config.reference_epochs} epochs",
+        fontsize=9,
+    )
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(config.output_dir / f"{name}_fronts.png", dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", default="fashion-mnist")
+    parser.add_argument("--objectives", default="error,params")
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--minutes", type=float, default=10.0, help="budget per method and seed")
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--train-size", type=int, default=10_000)
+    parser.add_argument("--validation-size", type=int, default=10_000)
+    parser.add_argument(
+        "--scratch-epochs",
+        type=float,
+        default=3.0,
+        help="epochs of networks trained from scratch (baselines, initial)",
+    )
+    parser.add_argument("--child-epochs", type=float, default=2.0, help="LEMONADE children")
+    parser.add_argument("--reference-epochs", type=float, default=10.0)
+    parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a few minutes in all: 30 s per method, 2,000 training images",
+    )
+    parser.add_argument("--output-dir", type=pathlib.Path, default=RESULTS)
+    config = parser.parse_args()
+    if config.quick:
+        config.minutes, config.seeds, config.train_size, config.validation_size = (
+            0.5,
+            1,
+            2000,
+            1000,
+        )
+        config.scratch_epochs, config.child_epochs, config.reference_epochs = 1.0, 1.0, 1.0
+    config.budget = 60 * config.minutes
+    objectives = [o.strip() for o in config.objectives.split(",")]
+    if (
+        objectives[0] != "error"
+        or not set(objectives[1:]) <= {"params", "macs"}
+        or "params" not in objectives
+    ):
+        parser.error("--objectives: error first, then params and optionally macs")
+    methods = [m.strip() for m in config.methods.split(",")]
+    if not set(methods) <= set(METHODS):
+        parser.error(f"--methods from {', '.join(METHODS)}")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    started = time.perf_counter()
+    data = load_dataset(
+        config.dataset,
+        train_size=config.train_size,
+        validation_size=config.validation_size,
+        seed=0,
+    )
+    loaders = data.loaders(batch_size=128, seed=0)
+    print(
+        f"{config.dataset}: {len(data.train)} train / {len(data.validation)} validation / "
+        f"{len(data.test)} test; objectives {objectives}; {config.minutes} min per method "
+        f"and seed; {config.seeds} seed(s); methods {methods}",
+        flush=True,
+    )
+    references = train_references(config, data, loaders, objectives)
+    for reference in references:
+        print(
+            f"  reference {reference['name']:15} {reference['params']:8d} params  "
+            f"val {reference['validation_error']:.4f}  test {reference['test_error']:.4f}",
+            flush=True,
+        )
+    runs = []
+    for seed in range(config.seeds):
+        for method in methods:
+            result = Run(method, seed, config, data, loaders, objectives).run()
+            runs.append(result)
+            counted = sum(t["within_budget"] for t in result["trials"])
+            print(
+                f"seed {seed} {method:17} {counted:4d} trials in budget, final HV "
+                f"{result['final_hypervolume']:.4f}, front {len(result['front'])} "
+                f"({result['wall_seconds']:.0f} s)",
+                flush=True,
+            )
+    summary = summarise(runs, config.budget)
+    print(
+        "\nmean final hypervolume: "
+        + ", ".join(f"{m} {v:.4f}" for m, v in summary["mean_final_hypervolume"].items())
+    )
+    headline = summary["headline"]
+    if headline:
+        if headline["fraction_of_budget"] is not None:
+            print(
+                f"headline: LEMONADE reaches {headline['best_baseline']}'s final hypervolume "
+                f"({headline['best_baseline_final_hypervolume']:.4f}) after "
+                f"{headline['lemonade_seconds_to_reach_it']:.0f} s, "
+                f"{headline['fraction_of_budget']:.2f} of the budget"
+            )
+        else:
+            print(
+                f"headline: LEMONADE does not reach {headline['best_baseline']}'s final "
+                f"hypervolume ({headline['best_baseline_final_hypervolume']:.4f}); its own "
+                f"final is {headline['lemonade_final_hypervolume']:.4f}"
+            )
+    name = (
+        "search_efficiency"
+        + ("_macs" if "macs" in objectives else "")
+        + ("_quick" if config.quick else "")
+    )
+    config_dict = {
+        k: (str(v) if isinstance(v, pathlib.Path) else v) for k, v in vars(config).items()
+    }
+    write_json(
+        config.output_dir,
+        name,
+        {
+            "config": config_dict,
+            "objectives": objectives,
+            "normalisation": {
+                "error": "as is",
+                **{k: f"log10 mapped from {v} to [0, 1]" for k, v in LOG_RANGES.items()},
+                "reference_point": [1.0] * len(objectives),
+            },
+            "references": references,
+            "summary": summary,
+            "runs": runs,
+            "seconds": time.perf_counter() - started,
+        },
+    )
+    plot(runs, references, summary, objectives, config, name)
+    print(
+        f"wrote {config.output_dir / name}.json and plots ({time.perf_counter() - started:.0f} s)"
+    )
+
+
+if __name__ == "__main__":
+    main()
