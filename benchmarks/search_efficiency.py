@@ -26,6 +26,7 @@ trained from scratch, are drawn on the fronts plot. Writes JSON and PNGs.
 from __future__ import annotations
 
 import argparse
+import json
 import pathlib
 import tempfile
 import time
@@ -243,7 +244,52 @@ def train_references(
     return result
 
 
-def summarise(runs: list[dict[str, Any]], budget: float) -> dict[str, Any]:
+SIZE_CAPS = {"10k": 1e4, "100k": 1e5, "any": float("inf")}
+
+
+def best_error_by_size(
+    runs: list[dict[str, Any]], objectives: list[str]
+) -> dict[str, dict[str, Any]]:
+    """Per method and parameter cap: the lowest validation error of a trial finished in
+    the budget with at most that many parameters (fewest parameters among ties, so the
+    trial is on the front and has a test error), averaged over seeds.
+
+    A second view next to the hypervolume, which, with log-scaled parameters, rewards
+    tiny networks of high error as much as gains among useful ones.
+    """
+    params = objectives.index("params")
+    result: dict[str, dict[str, Any]] = {}
+    for method in sorted({r["method"] for r in runs}, key=METHODS.index):
+        entry: dict[str, Any] = {}
+        for cap_name, cap in SIZE_CAPS.items():
+            per_seed = []
+            for run in (r for r in runs if r["method"] == method):
+                fitting = [t for t in run["front"] if t["values"][params] <= cap]
+                if fitting:
+                    best = min(fitting, key=lambda t: (t["values"][0], t["values"][params]))
+                    per_seed.append(
+                        {
+                            "seed": run["seed"],
+                            "validation_error": best["values"][0],
+                            "test_error": best["test_error"],
+                            "params": best["values"][params],
+                        }
+                    )
+            entry[cap_name] = {
+                "seeds": per_seed,
+                "n_seeds_with_a_network": len(per_seed),
+                "mean_validation_error": (
+                    float(np.mean([e["validation_error"] for e in per_seed])) if per_seed else None
+                ),
+                "mean_test_error": (
+                    float(np.mean([e["test_error"] for e in per_seed])) if per_seed else None
+                ),
+            }
+        result[method] = entry
+    return result
+
+
+def summarise(runs: list[dict[str, Any]], budget: float, objectives: list[str]) -> dict[str, Any]:
     methods = sorted({r["method"] for r in runs}, key=METHODS.index)
     mean_curve = {
         m: np.mean(
@@ -268,6 +314,7 @@ def summarise(runs: list[dict[str, Any]], budget: float) -> dict[str, Any]:
     return {
         "mean_final_hypervolume": final,
         "headline": headline,
+        "best_error_by_size": best_error_by_size(runs, objectives),
         "trials_within_budget": {
             m: float(
                 np.mean(
@@ -329,43 +376,89 @@ def plot(
     fig.savefig(config.output_dir / f"{name}_hypervolume.png", dpi=120)
     plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    params_index = objectives.index("params")
-    for method in [m for m in METHODS if any(r["method"] == m for r in runs)]:
-        run = next(r for r in runs if r["method"] == method)  # first seed
-        front = sorted(run["front"], key=lambda t: t["values"][params_index])
-        xs = [t["values"][params_index] for t in front]
-        ys = [t["test_error"] for t in front]
-        ax.step(xs, ys, where="post", color=colours[method], alpha=0.8)
-        ax.scatter(xs, ys, color=colours[method], s=12, label=method)
-    for reference in references:
-        ax.scatter(
-            reference["params"],
-            reference["test_error"],
-            marker="*",
-            s=120,
-            color="black",
-            zorder=5,
+    costs = objectives[1:]
+    fig, axes = plt.subplots(1, len(costs), figsize=(7 * len(costs), 4.5), squeeze=False)
+    for ax, cost in zip(axes[0], costs, strict=True):
+        index = objectives.index(cost)
+        for method in [m for m in METHODS if any(r["method"] == m for r in runs)]:
+            run = next(r for r in runs if r["method"] == method)  # first seed
+            front = sorted(run["front"], key=lambda t: t["values"][index])
+            xs = [t["values"][index] for t in front]
+            ys = [t["test_error"] for t in front]
+            if len(costs) == 1:  # a 2-objective front is a staircase; 3-objective: points
+                ax.step(xs, ys, where="post", color=colours[method], alpha=0.8)
+            ax.scatter(xs, ys, color=colours[method], s=12, label=method)
+        for reference in references:
+            ax.scatter(reference[cost], reference["test_error"], marker="*", s=120, color="black")
+            ax.annotate(
+                reference["name"],
+                (reference[cost], reference["test_error"]),
+                fontsize=6,
+                xytext=(3, 3),
+                textcoords="offset points",
+            )
+        ax.set_xscale("log")
+        ax.set_xlabel({"params": "parameters", "macs": "multiply-adds"}[cost])
+        ax.set_ylabel("test error")
+        ax.set_title(
+            f"Final fronts (seed {runs[0]['seed']}), test split; stars: hand-designed, "
+            f"{config.reference_epochs} epochs",
+            fontsize=9,
         )
-        ax.annotate(
-            reference["name"],
-            (reference["params"], reference["test_error"]),
-            fontsize=6,
-            xytext=(3, 3),
-            textcoords="offset points",
-        )
-    ax.set_xscale("log")
-    ax.set_xlabel("parameters")
-    ax.set_ylabel("test error")
-    ax.set_title(
-        f"Final fronts (seed {runs[0]['seed']}), test split; stars: hand-designed, "
-        f"{config.reference_epochs} epochs",
-        fontsize=9,
-    )
-    ax.legend(fontsize=7)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(config.output_dir / f"{name}_fronts.png", dpi=120)
     plt.close(fig)
+
+
+def report(summary: dict[str, Any]) -> None:
+    """Print the summary: hypervolumes, the headline and the best errors by size."""
+    print(
+        "\nmean final hypervolume: "
+        + ", ".join(f"{m} {v:.4f}" for m, v in summary["mean_final_hypervolume"].items())
+    )
+    headline = summary["headline"]
+    if headline:
+        if headline["fraction_of_budget"] is not None:
+            print(
+                f"headline: LEMONADE reaches {headline['best_baseline']}'s final hypervolume "
+                f"({headline['best_baseline_final_hypervolume']:.4f}) after "
+                f"{headline['lemonade_seconds_to_reach_it']:.0f} s, "
+                f"{headline['fraction_of_budget']:.2f} of the budget"
+            )
+        else:
+            print(
+                f"headline: LEMONADE does not reach {headline['best_baseline']}'s final "
+                f"hypervolume ({headline['best_baseline_final_hypervolume']:.4f}); its own "
+                f"final is {headline['lemonade_final_hypervolume']:.4f}"
+            )
+    print("best validation / test error (mean over seeds) with at most 10k / 100k / any params:")
+    for method, entry in summary["best_error_by_size"].items():
+        cells = [
+            "-"
+            if entry[cap]["mean_validation_error"] is None
+            else f"{entry[cap]['mean_validation_error']:.4f}/{entry[cap]['mean_test_error']:.4f}"
+            for cap in SIZE_CAPS
+        ]
+        print(f"  {method:17} " + "  ".join(f"{c:>13}" for c in cells))
+
+
+def replot(path: pathlib.Path) -> None:
+    """Summarise and plot a results JSON again (after a change to either)."""
+    results = json.loads(path.read_text())
+    config = argparse.Namespace(**results["config"])
+    config.output_dir = path.parent
+    results["summary"] = summarise(results["runs"], config.budget, results["objectives"])
+    report(results["summary"])
+    path.write_text(json.dumps(results, indent=1))
+    plot(
+        results["runs"],
+        results["references"],
+        results["summary"],
+        results["objectives"],
+        config,
+        path.stem,
+    )
 
 
 def main() -> None:
@@ -393,7 +486,30 @@ def main() -> None:
         help="a few minutes in all: 30 s per method, 2,000 training images",
     )
     parser.add_argument("--output-dir", type=pathlib.Path, default=RESULTS)
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the runs already saved in <output>.partial.json by an interrupted "
+        "invocation with the same settings (written after every run)",
+    )
+    parser.add_argument(
+        "--references-from",
+        type=pathlib.Path,
+        default=None,
+        help="take the reference CNNs' results from an earlier results JSON instead of "
+        "training them again (same dataset, sizes and epochs)",
+    )
+    parser.add_argument(
+        "--replot",
+        type=pathlib.Path,
+        default=None,
+        metavar="JSON",
+        help="run nothing: summarise and plot a results JSON again (it is rewritten)",
+    )
     config = parser.parse_args()
+    if config.replot is not None:
+        replot(config.replot)
+        return
     if config.quick:
         config.minutes, config.seeds, config.train_size, config.validation_size = (
             0.5,
@@ -428,16 +544,57 @@ def main() -> None:
         f"and seed; {config.seeds} seed(s); methods {methods}",
         flush=True,
     )
-    references = train_references(config, data, loaders, objectives)
+    name = (
+        "search_efficiency"
+        + ("_macs" if "macs" in objectives else "")
+        + ("_quick" if config.quick else "")
+    )
+    config_dict = {
+        k: (str(v) if isinstance(v, pathlib.Path) else v) for k, v in vars(config).items()
+    }
+    comparable = (
+        "dataset",
+        "train_size",
+        "validation_size",
+        "scratch_epochs",
+        "child_epochs",
+        "reference_epochs",
+        "lr",
+        "budget",
+    )
+    partial = config.output_dir / f"{name}.partial.json"
+    previous: dict[str, Any] = {}
+    if config.resume and partial.exists():
+        previous = json.loads(partial.read_text())
+        if any(previous["config"].get(k) != config_dict[k] for k in comparable):
+            parser.error(f"--resume: {partial} was written with other settings")
+    if previous.get("references"):
+        references = previous["references"]
+    elif config.references_from is not None:
+        earlier = json.loads(config.references_from.read_text())
+        if (
+            any(earlier["config"].get(k) != config_dict[k] for k in (*comparable[:3], "lr"))
+            or earlier["config"].get("reference_epochs") != config.reference_epochs
+        ):
+            parser.error(f"--references-from: {config.references_from} used other settings")
+        references = earlier["references"]
+    else:
+        references = train_references(config, data, loaders, objectives)
     for reference in references:
         print(
             f"  reference {reference['name']:15} {reference['params']:8d} params  "
             f"val {reference['validation_error']:.4f}  test {reference['test_error']:.4f}",
             flush=True,
         )
-    runs = []
+    runs: list[dict[str, Any]] = [
+        r for r in previous.get("runs", []) if r["method"] in methods and r["seed"] < config.seeds
+    ]
+    done = {(r["method"], r["seed"]) for r in runs}
     for seed in range(config.seeds):
         for method in methods:
+            if (method, seed) in done:
+                print(f"seed {seed} {method:17} kept from {partial}", flush=True)
+                continue
             result = Run(method, seed, config, data, loaders, objectives).run()
             runs.append(result)
             counted = sum(t["within_budget"] for t in result["trials"])
@@ -447,34 +604,14 @@ def main() -> None:
                 f"({result['wall_seconds']:.0f} s)",
                 flush=True,
             )
-    summary = summarise(runs, config.budget)
-    print(
-        "\nmean final hypervolume: "
-        + ", ".join(f"{m} {v:.4f}" for m, v in summary["mean_final_hypervolume"].items())
-    )
-    headline = summary["headline"]
-    if headline:
-        if headline["fraction_of_budget"] is not None:
-            print(
-                f"headline: LEMONADE reaches {headline['best_baseline']}'s final hypervolume "
-                f"({headline['best_baseline_final_hypervolume']:.4f}) after "
-                f"{headline['lemonade_seconds_to_reach_it']:.0f} s, "
-                f"{headline['fraction_of_budget']:.2f} of the budget"
+            # Saved after every run: a crash or restart loses at most one run (--resume).
+            write_json(
+                config.output_dir,
+                f"{name}.partial",
+                {"config": config_dict, "references": references, "runs": runs},
             )
-        else:
-            print(
-                f"headline: LEMONADE does not reach {headline['best_baseline']}'s final "
-                f"hypervolume ({headline['best_baseline_final_hypervolume']:.4f}); its own "
-                f"final is {headline['lemonade_final_hypervolume']:.4f}"
-            )
-    name = (
-        "search_efficiency"
-        + ("_macs" if "macs" in objectives else "")
-        + ("_quick" if config.quick else "")
-    )
-    config_dict = {
-        k: (str(v) if isinstance(v, pathlib.Path) else v) for k, v in vars(config).items()
-    }
+    summary = summarise(runs, config.budget, objectives)
+    report(summary)
     write_json(
         config.output_dir,
         name,
@@ -493,6 +630,7 @@ def main() -> None:
         },
     )
     plot(runs, references, summary, objectives, config, name)
+    partial.unlink(missing_ok=True)
     print(
         f"wrote {config.output_dir / name}.json and plots ({time.perf_counter() - started:.0f} s)"
     )
