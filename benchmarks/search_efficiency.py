@@ -55,6 +55,7 @@ from optuna_lemonade.checkpoints import to_bytes
 from optuna_lemonade.network import build_model
 from optuna_lemonade.sampler import LemonadeSampler
 from optuna_lemonade.sampler import uniform
+from optuna_lemonade.sampler._population import nondominated_mask  # tested against the definition
 from optuna_lemonade.training import evaluate
 from optuna_lemonade.training import fine_tune
 from optuna_lemonade.training import load_dataset
@@ -79,12 +80,6 @@ def hypervolume(values: list[list[float]], objectives: list[str]) -> float:
         return 0.0
     points = normalise(np.array(values), objectives)
     return float(moocore.hypervolume(points, ref=np.ones(len(objectives))))
-
-
-def pareto(values: np.ndarray) -> np.ndarray:
-    no_worse = np.all(values[:, None, :] <= values[None, :, :], axis=2)
-    better = np.any(values[:, None, :] < values[None, :, :], axis=2)
-    return ~np.any(no_worse & better, axis=0)
 
 
 class Run:
@@ -190,11 +185,7 @@ class Run:
         ]
         counted = [t for t in trials if t["within_budget"]]
         values = np.array([t["values"] for t in counted]) if counted else np.zeros((0, 2))
-        front = [
-            t
-            for t, keep in zip(counted, pareto(values) if len(counted) else [], strict=True)
-            if keep
-        ]
+        front = [t for t, keep in zip(counted, nondominated_mask(values), strict=True) if keep]
         for entry in front:  # test error, once, at the end
             if self.lemonade:
                 assert isinstance(self.sampler, LemonadeSampler)
