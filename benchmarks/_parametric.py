@@ -91,24 +91,22 @@ def reference_architectures(
 
         suggest_categorical = suggest_int
 
-    stages = stages_for(input_shape)
-    resnet = {}
-    mobile = {}
-    for stage in range(stages):
-        resnet |= {
-            f"blocks{stage}": 3,
-            f"filters{stage}": 16 * 2**stage,
-            f"kernel{stage}": 3,
-            f"separable{stage}": False,
-            f"skip{stage}": True,
-        }
-        mobile |= {
-            f"blocks{stage}": 3,
-            f"filters{stage}": 32 * 2**stage,
-            f"kernel{stage}": 3,
-            f"separable{stage}": True,
-            f"skip{stage}": True,
-        }
-    result["resnet-like"] = parametric_architecture(Fixed(resnet), input_shape, num_classes)  # type: ignore[arg-type]
-    result["mobilenet-like"] = parametric_architecture(Fixed(mobile), input_shape, num_classes)  # type: ignore[arg-type]
+    def residual_stages(base_filters: int, separable: bool) -> dict[str, object]:
+        """3 blocks per stage with a skip, filters doubling per stage."""
+        params: dict[str, object] = {}
+        for stage in range(stages_for(input_shape)):
+            params |= {
+                f"blocks{stage}": 3,
+                f"filters{stage}": base_filters * 2**stage,
+                f"kernel{stage}": 3,
+                f"separable{stage}": separable,
+                f"skip{stage}": True,
+            }
+        return params
+
+    for name, params in (
+        ("resnet-like", residual_stages(16, separable=False)),
+        ("mobilenet-like", residual_stages(32, separable=True)),
+    ):
+        result[name] = parametric_architecture(Fixed(params), input_shape, num_classes)  # type: ignore[arg-type]
     return result
