@@ -1,0 +1,84 @@
+"""The search-efficiency benchmark's summary and replot, on hand-made results."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import sys
+from typing import Any
+
+import pytest
+
+
+sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "benchmarks"))
+import search_efficiency  # benchmarks/ is not a package; needs moocore (in dev)
+
+
+def _run(method: str, seed: int, front: list[tuple[float, float, float]]) -> dict[str, Any]:
+    trials = [
+        {"number": i, "values": [e, p], "seconds": 10.0 * i, "within_budget": True}
+        for i, (e, p, _) in enumerate(front)
+    ]
+    return {
+        "method": method,
+        "seed": seed,
+        "trials": trials,
+        "front": [dict(t, test_error=test) for t, (_, _, test) in zip(trials, front, strict=True)],
+        "hypervolume_curve": {
+            "seconds": [0.0, 30.0, 60.0],
+            "hypervolume": [0.0, 0.3 + 0.1 * seed, 0.5 + 0.1 * seed],
+        },
+        "final_hypervolume": 0.5 + 0.1 * seed,
+    }
+
+
+def test_best_error_by_size_takes_the_lowest_error_under_each_cap() -> None:
+    runs = [
+        # (validation error, params, test error)
+        _run("lemonade", 0, [(0.30, 900, 0.31), (0.20, 8_000, 0.22), (0.10, 500_000, 0.12)]),
+        _run("lemonade", 1, [(0.26, 5_000, 0.27), (0.16, 60_000, 0.18)]),
+        _run("tpe", 0, [(0.15, 80_000, 0.16)]),
+    ]
+    table = search_efficiency.best_error_by_size(runs, ["error", "params"])
+    lemonade = table["lemonade"]
+    assert lemonade["10k"]["mean_validation_error"] == pytest.approx((0.20 + 0.26) / 2)
+    assert lemonade["10k"]["mean_test_error"] == pytest.approx((0.22 + 0.27) / 2)
+    assert lemonade["100k"]["mean_validation_error"] == pytest.approx((0.20 + 0.16) / 2)
+    assert lemonade["any"]["mean_validation_error"] == pytest.approx((0.10 + 0.16) / 2)
+    assert [e["params"] for e in lemonade["any"]["seeds"]] == [500_000, 60_000]
+    assert table["tpe"]["10k"] == {
+        "seeds": [],
+        "n_seeds_with_a_network": 0,
+        "mean_validation_error": None,
+        "mean_test_error": None,
+    }
+    assert table["tpe"]["100k"]["mean_validation_error"] == pytest.approx(0.15)
+
+
+def test_replot_rewrites_the_summary_and_draws(tmp_path: pathlib.Path) -> None:
+    runs = [
+        _run("lemonade", 0, [(0.2, 1_000, 0.21), (0.1, 50_000, 0.11)]),
+        _run("tpe", 0, [(0.15, 20_000, 0.16)]),
+    ]
+    runs[1]["hypervolume_curve"]["hypervolume"] = [0.0, 0.1, 0.4]
+    path = tmp_path / "results.json"
+    config = {"budget": 60.0, "dataset": "synthetic", "reference_epochs": 1.0}
+    path.write_text(
+        json.dumps(
+            {
+                "config": config,
+                "objectives": ["error", "params"],
+                "references": [{"name": "ref", "params": 10_000, "test_error": 0.2, "macs": 1e6}],
+                "summary": {},
+                "runs": runs,
+            }
+        )
+    )
+    search_efficiency.replot(path)
+    summary = json.loads(path.read_text())["summary"]
+    # lemonade's curve (0.0, 0.3, 0.5) first reaches tpe's final 0.4 at 60 s.
+    assert summary["headline"]["best_baseline"] == "tpe"
+    assert summary["headline"]["fraction_of_budget"] == pytest.approx(1.0)
+    assert summary["best_error_by_size"]["lemonade"]["100k"]["mean_test_error"] == 0.11
+    assert (tmp_path / "results_hypervolume.png").stat().st_size > 0
+    assert (tmp_path / "results_fronts.png").stat().st_size > 0
