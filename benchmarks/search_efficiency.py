@@ -503,7 +503,10 @@ def main() -> None:
     )
     config = parser.parse_args()
     if config.replot is not None:
-        replot(config.replot)
+        try:
+            replot(config.replot)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            parser.error(f"--replot: {config.replot} is not a readable results file ({error!r})")
         return
     if config.quick:
         config.minutes, config.seeds, config.train_size, config.validation_size = (
