@@ -40,7 +40,6 @@ from _common import RESULTS
 from _common import write_json
 from _parametric import parametric_architecture
 from _parametric import reference_architectures
-import moocore
 import numpy as np
 import optuna
 from optuna.artifacts import FileSystemArtifactStore
@@ -78,6 +77,10 @@ def normalise(values: np.ndarray, objectives: list[str]) -> np.ndarray:
 def hypervolume(values: list[list[float]], objectives: list[str]) -> float:
     if not values:
         return 0.0
+    # Imported here: moocore is the benchmarks' extra, and the summary (and its tests,
+    # which run with the test extra only) needs no hypervolume.
+    import moocore
+
     points = normalise(np.array(values), objectives)
     return float(moocore.hypervolume(points, ref=np.ones(len(objectives))))
 

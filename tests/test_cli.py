@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+import os
 import pathlib
+import signal
+import subprocess
+import sys
+import time
 
 import optuna
+from optuna.trial import TrialState
 import pytest
+import torch
 
 from optuna_lemonade.cli import main
+
+
+ROOT = pathlib.Path(__file__).parents[1]
+FAST = ["--initial-epochs", "2", "--child-epochs", "1", "--quiet"]
+
+
+@pytest.fixture
+def workdir(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> pathlib.Path:
+    """An empty current directory, where the command's default outputs would go."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
 
 
 def _run(tmp_path: pathlib.Path, *extra: str) -> int:
@@ -22,11 +41,7 @@ def _run(tmp_path: pathlib.Path, *extra: str) -> int:
             str(tmp_path / "ckpt"),
             "--plot",
             str(tmp_path / "front.png"),
-            "--initial-epochs",
-            "2",
-            "--child-epochs",
-            "1",
-            "--quiet",
+            *FAST,
             *extra,
         ]
     )
@@ -50,43 +65,234 @@ def test_search_runs_and_continues(
     assert study.trials[-1].user_attrs["lemonade_parent"] is not None
 
 
-def test_search_refuses_other_objectives_on_the_same_study(tmp_path: pathlib.Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    assert _run(tmp_path, "--trials", "1") == 0
-    assert _run(tmp_path, "--trials", "1", "--objectives", "error,params,macs") == 2
-    assert "Use another --study-name" in capsys.readouterr().err
+@pytest.mark.parametrize("objectives", ["error,macs", "error,params,macs", "macs,error"])
+def test_every_objective_combination_runs(
+    workdir: pathlib.Path, capsys: pytest.CaptureFixture[str], objectives: str
+) -> None:
+    assert main(["search", "--trials", "4", "--objectives", objectives, *FAST]) == 0
+    out = capsys.readouterr().out
+    names = objectives.split(",")
+    assert "macs " in out.split("Pareto front")[0]  # the per-trial lines show the costs
+    assert ("params " in out.split("Pareto front")[0]) == ("params" in names)
+    study = optuna.load_study(study_name="lemonade-digits", storage="sqlite:///lemonade.db")
+    assert len(study.best_trials) >= 1
+    assert all(len(t.values) == len(names) for t in study.best_trials)
+
+
+def _usage_error(
+    capsys: pytest.CaptureFixture[str], workdir: pathlib.Path, argv: list[str]
+) -> str:
+    """Run argv, which must fail as a usage error; returns the error line."""
+    before = sorted(workdir.rglob("*"))
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert lines[0].startswith("usage: optuna-lemonade search"), captured.err
+    assert len(lines) == 2, captured.err  # the usage, and one line naming the problem
+    assert lines[1].startswith("optuna-lemonade search: error: ")
+    assert "Traceback" not in captured.err
+    assert sorted(workdir.rglob("*")) == before, "a refused run left files behind"
+    return lines[1]
 
 
 @pytest.mark.parametrize(
-    "args",
+    ("extra", "message"),
     [
-        ["search", "--dataset", "digits"],
-        ["search", "--trials", "2", "--objectives", "params"],
-        ["search", "--trials", "0"],
-        ["search", "--trials", "1", "--dataset", "mnist"],
-        ["search", "--minutes", "-1"],
-        ["search", "--trials", "1", "--child-epochs", "0"],
-        ["search", "--trials", "1", "--operators", "widen,fly"],
+        ([], "give a budget"),
+        (["--trials", "0"], "--trials must be positive"),
+        (["--minutes", "-1"], "--minutes must be positive"),
+        (["--trials", "1", "--lr", "nan"], "--lr must be positive"),
+        (["--trials", "1", "--child-epochs", "0"], "--child-epochs must be positive"),
+        (["--trials", "1", "--objectives", "params"], "--objectives must list"),
+        (["--trials", "1", "--objectives", "error,error"], "--objectives must list"),
+        (["--trials", "1", "--operators", "widen,fly"], "--operators: unknown fly"),
+        (["--trials", "1", "--dataset", "mnist"], "invalid choice: 'mnist'"),
+        (["--trials", "1", "--device", "foo"], "--device foo: not usable"),
+        (["--trials", "1", "--plot", "missing/front.png"], "directory missing does not exist"),
+        (["--trials", "1", "--plot", "."], "is a directory"),
+        (["--trials", "1", "--storage", "nonsense"], "--storage nonsense: cannot open it"),
+        (
+            ["--trials", "1", "--storage", "sqlite:///missing/dir/s.db"],
+            "--storage sqlite:///missing/dir/s.db: cannot open it",
+        ),
+        (
+            ["--trials", "1", "--storage", "postgresql+pg8000://user:secret@127.0.0.1/db"],
+            "pip install 'optuna-lemonade[postgres]'",
+        ),
+        (["--trials", "1", "--grace-period", "5", "--heartbeat-interval", "10"], "longer"),
     ],
 )
-def test_bad_arguments(args: list[str]) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        main(args)
-    assert exit_info.value.code == 2
+def test_bad_input_is_one_line_with_usage_and_leaves_nothing(
+    workdir: pathlib.Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    assert message in _usage_error(capsys, workdir, ["search", *extra])
 
 
-def test_missing_data_set(tmp_path: pathlib.Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    code = main(
-        [
-            "search",
-            "--dataset",
-            "cifar10",
-            "--data-dir",
-            str(tmp_path),
-            "--trials",
-            "1",
-            "--storage",
-            f"sqlite:///{tmp_path / 's.db'}",
-        ]
+def test_password_is_not_shown(workdir: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["search", "--trials", "1", "--storage", "postgresql+pg8000://u:secret@127.0.0.1/db"]
+    line = _usage_error(capsys, workdir, argv)
+    assert "secret" not in line and "u:***@127.0.0.1" in line
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is present here")
+def test_cuda_without_cuda_is_refused(
+    workdir: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = _usage_error(capsys, workdir, ["search", "--trials", "1", "--device", "cuda"])
+    assert "--device cuda: not usable" in line and "use cpu or auto" in line
+
+
+def test_checkpoint_dir_that_is_a_file(
+    workdir: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (workdir / "taken").write_text("")
+    line = _usage_error(capsys, workdir, ["search", "--trials", "1", "--checkpoint-dir", "taken"])
+    assert "--checkpoint-dir taken: cannot write files there" in line
+
+
+def test_missing_data_set_names_the_download_option(
+    workdir: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["search", "--dataset", "cifar10", "--data-dir", str(workdir), "--trials", "1"]
+    line = _usage_error(capsys, workdir, argv)
+    assert "CIFAR-10 not found" in line and "--download" in line
+    assert "download=True" not in line
+
+
+def test_other_objectives_on_the_same_study_are_refused(
+    workdir: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["search", "--trials", "1", *FAST]) == 0
+    capsys.readouterr()
+    line = _usage_error(
+        capsys, workdir, ["search", "--trials", "1", "--objectives", "error,params,macs"]
     )
-    assert code == 2
-    assert "CIFAR-10 not found" in capsys.readouterr().err
+    assert "use another --study-name" in line
+
+
+def test_help_states_every_default(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["search", "--help"])
+    assert exit_info.value.code == 0
+    text = "".join(capsys.readouterr().out.split())  # help wraps lines anywhere, even in words
+    assert "None" not in text
+    expected = [
+        "epochsoftheinitialnetworks,fromscratch(default:10fordigits,3forfashion-mnist,5forcifar10)",
+        "fine-tuningepochsofchildren(default:4fordigits,2forfashion-mnistandcifar10)",
+        "batchsize(default:32fordigits,128forfashion-mnistandcifar10)",
+        "initiallearningrate(default:0.05)",
+        "dataset(default:digits)",
+        "(default:sqlite:///lemonade.db)",
+        "(default:lemonade-<dataset>)",
+        "(default:16)",
+    ]
+    for default in expected:
+        assert default in text
+
+
+def test_a_run_whose_every_trial_failed_exits_1(
+    workdir: pathlib.Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def out_of_memory(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("CUDA out of memory")
+
+    monkeypatch.setattr("optuna_lemonade.cli.fine_tune", out_of_memory)
+    assert main(["search", "--trials", "2", *FAST]) == 1
+    err = capsys.readouterr().err
+    assert "all 2 trials of this run failed" in err
+
+
+def test_a_plot_that_cannot_be_written_at_the_end_is_one_line(
+    workdir: pathlib.Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from optuna_lemonade import cli
+
+    (workdir / "plots").mkdir()
+    real_fine_tune = cli.fine_tune
+
+    def fine_tune_and_remove_the_plot_directory(*args: object, **kwargs: object) -> None:
+        shutil.rmtree(workdir / "plots", ignore_errors=True)
+        real_fine_tune(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cli, "fine_tune", fine_tune_and_remove_the_plot_directory)
+    assert main(["search", "--trials", "2", "--plot", "plots/front.png", *FAST]) == 1
+    captured = capsys.readouterr()
+    assert "Pareto front (" in captured.out  # the results were still reported
+    assert "cannot write --plot plots/front.png" in captured.err
+    assert "Traceback" not in captured.err
+
+
+# Signals and killed runs: the command in a process of its own, as a user runs it.
+
+
+def _start(workdir: pathlib.Path, *extra: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "optuna_lemonade.cli", "search", *FAST, *extra],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _lines_until(process: subprocess.Popen[str], marker: str) -> Iterator[str]:
+    assert process.stdout is not None
+    for line in process.stdout:
+        yield line
+        if marker in line:
+            return
+    raise AssertionError(f"the command ended before printing {marker!r}")
+
+
+def _trials(workdir: pathlib.Path) -> list[optuna.trial.FrozenTrial]:
+    storage = f"sqlite:///{workdir / 'lemonade.db'}"
+    return optuna.load_study(study_name="lemonade-digits", storage=storage).trials
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_fails_the_running_trial_and_reports_the_front(
+    tmp_path: pathlib.Path, signum: signal.Signals, code: int
+) -> None:
+    process = _start(tmp_path, "--trials", "500")
+    list(_lines_until(process, "trial    2 "))  # two networks trained, a third running
+    process.send_signal(signum)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == code, err
+    assert "Traceback" not in err and "Traceback" not in out
+    stopped = [line for line in out.splitlines() if line.startswith("stopped by")]
+    assert len(stopped) == 1, out
+    assert stopped[0].startswith(f"stopped by {signum.name}")
+    assert "Pareto front" in out and (tmp_path / "lemonade-pareto.png").stat().st_size > 0
+    trials = _trials(tmp_path)
+    assert not [t.number for t in trials if t.state == TrialState.RUNNING]
+    if "marked FAIL" in stopped[0]:  # the signal came during training, as almost always
+        number = int(stopped[0].split("trial ")[1].split()[0])
+        assert trials[number].state == TrialState.FAIL
+        assert f"Trial {number} failed" not in err  # Optuna's own traceback is not shown
+
+
+def test_a_killed_run_leaves_no_running_trial_behind(tmp_path: pathlib.Path) -> None:
+    beats = ["--heartbeat-interval", "1", "--grace-period", "2"]
+    process = _start(tmp_path, "--trials", "500", *beats)
+    list(_lines_until(process, "trial    1 "))
+    process.kill()  # SIGKILL: no handler runs, the trial stays RUNNING
+    process.communicate(timeout=60)
+    running = [t.number for t in _trials(tmp_path) if t.state == TrialState.RUNNING]
+    assert running, "the killed run should have left its trial RUNNING"
+    # The heartbeat clock is the database's: the grace period has to pass for real.
+    time.sleep(2.5)
+    process = _start(tmp_path, "--trials", "1", *beats)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    for number in running:
+        assert f"trial {number} was left RUNNING by a run that stopped" in out
+    trials = _trials(tmp_path)
+    assert all(trials[n].state == TrialState.FAIL for n in running)
+    assert not [t for t in trials if t.state == TrialState.RUNNING]

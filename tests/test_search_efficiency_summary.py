@@ -11,7 +11,7 @@ import pytest
 
 
 sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "benchmarks"))
-import search_efficiency  # benchmarks/ is not a package; needs moocore (in dev)
+import search_efficiency  # benchmarks/ is not a package
 
 
 def _run(method: str, seed: int, front: list[tuple[float, float, float]]) -> dict[str, Any]:

@@ -173,7 +173,7 @@ def _fashion_mnist(
     try:
         train = FashionMNIST(str(root), train=True, download=download and local is None)
         test = FashionMNIST(str(root), train=False, download=download and local is None)
-    except RuntimeError as error:
+    except (RuntimeError, OSError) as error:  # OSError: a failed download
         raise FileNotFoundError(f"Fashion-MNIST could not be loaded: {error}") from None
     images = train.data.unsqueeze(1).float() / 255.0
     test_images = test.data.unsqueeze(1).float() / 255.0
@@ -202,11 +202,13 @@ def _cifar10(
     try:
         train = CIFAR10(str(root), train=True, download=download)
         test = CIFAR10(str(root), train=False, download=download)
-    except RuntimeError as error:
+    except RuntimeError:  # torchvision's "not found or corrupted"
         raise FileNotFoundError(
-            f"CIFAR-10 not found in {root} ({error}); put cifar-10-batches-py there or allow "
-            "downloading"
+            f"CIFAR-10 not found in {root}: put the extracted cifar-10-batches-py folder "
+            "there, or allow downloading"
         ) from None
+    except OSError as error:  # a failed download
+        raise FileNotFoundError(f"CIFAR-10 could not be downloaded to {root}: {error}") from None
 
     def images(dataset: CIFAR10) -> torch.Tensor:
         return torch.from_numpy(dataset.data).permute(0, 3, 1, 2).float() / 255.0
