@@ -31,7 +31,6 @@ from optuna_lemonade.sampler import LemonadeSampler
 from optuna_lemonade.training import DATASETS
 from optuna_lemonade.training import default_device
 from optuna_lemonade.training import evaluate
-from optuna_lemonade.training import fine_tune
 from optuna_lemonade.training import load_dataset
 
 
@@ -468,15 +467,21 @@ class _DropInterruptLogs(logging.Filter):
 
 @contextlib.contextmanager
 def _quiet_interrupts(stopper: _Stopper) -> Iterator[None]:
-    handlers = logging.getLogger("optuna").handlers
+    # On Optuna's loggers themselves, not their handlers: the progress bar swaps in a
+    # handler of its own while it runs.
+    loggers = [
+        logger
+        for name, logger in logging.Logger.manager.loggerDict.items()
+        if (name == "optuna" or name.startswith("optuna.")) and isinstance(logger, logging.Logger)
+    ]
     drop = _DropInterruptLogs(stopper)
-    for handler in handlers:
-        handler.addFilter(drop)
+    for logger in loggers:
+        logger.addFilter(drop)
     try:
         yield
     finally:
-        for handler in handlers:
-            handler.removeFilter(drop)
+        for logger in loggers:
+            logger.removeFilter(drop)
 
 
 def _format_count(value: float) -> str:
@@ -616,17 +621,7 @@ def _search(argv: Sequence[str] | None, stopper: _Stopper) -> int:
             child = sampler.child(trial)
             epochs = initial_epochs if child.parent is None else child_epochs
             start = time.perf_counter()
-            fine_tune(
-                child.model,
-                train_loader,
-                epochs=epochs,
-                lr=lr,
-                teacher=child.teacher,
-                device=device,
-                progress=False,
-            )
-            error = evaluate(child.model, val_loader, device=device)
-            child.save(child.model)
+            error = child.fit(train_loader, val_loader, epochs=epochs, lr=lr, device=device)
         finally:
             stopper.in_objective = None
         values = {"error": error, **child.cheap_objectives}

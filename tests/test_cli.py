@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 import os
 import pathlib
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from typing import Any
 
 import optuna
 from optuna.trial import TrialState
@@ -16,6 +18,7 @@ import pytest
 import torch
 
 from optuna_lemonade.cli import main
+from optuna_lemonade.sampler import Child
 
 
 ROOT = pathlib.Path(__file__).parents[1]
@@ -196,10 +199,10 @@ def test_help_states_every_default(capsys: pytest.CaptureFixture[str]) -> None:
 def test_a_run_whose_every_trial_failed_exits_1(
     workdir: pathlib.Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def out_of_memory(*args: object, **kwargs: object) -> None:
+    def out_of_memory(*args: object, **kwargs: object) -> float:
         raise RuntimeError("CUDA out of memory")
 
-    monkeypatch.setattr("optuna_lemonade.cli.fine_tune", out_of_memory)
+    monkeypatch.setattr(Child, "fit", out_of_memory)
     assert main(["search", "--trials", "2", *FAST]) == 1
     err = capsys.readouterr().err
     assert "all 2 trials of this run failed" in err
@@ -208,18 +211,14 @@ def test_a_run_whose_every_trial_failed_exits_1(
 def test_a_plot_that_cannot_be_written_at_the_end_is_one_line(
     workdir: pathlib.Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import shutil
-
-    from optuna_lemonade import cli
-
     (workdir / "plots").mkdir()
-    real_fine_tune = cli.fine_tune
+    real_fit = Child.fit
 
-    def fine_tune_and_remove_the_plot_directory(*args: object, **kwargs: object) -> None:
+    def fit_and_remove_the_plot_directory(self: Child, *args: Any, **kwargs: Any) -> float:
         shutil.rmtree(workdir / "plots", ignore_errors=True)
-        real_fine_tune(*args, **kwargs)  # type: ignore[arg-type]
+        return real_fit(self, *args, **kwargs)
 
-    monkeypatch.setattr(cli, "fine_tune", fine_tune_and_remove_the_plot_directory)
+    monkeypatch.setattr(Child, "fit", fit_and_remove_the_plot_directory)
     assert main(["search", "--trials", "2", "--plot", "plots/front.png", *FAST]) == 1
     captured = capsys.readouterr()
     assert "Pareto front (" in captured.out  # the results were still reported
@@ -230,10 +229,11 @@ def test_a_plot_that_cannot_be_written_at_the_end_is_one_line(
 # Signals and killed runs: the command in a process of its own, as a user runs it.
 
 
-def _start(workdir: pathlib.Path, *extra: str) -> subprocess.Popen[str]:
+def _start(workdir: pathlib.Path, *extra: str, quiet: bool = True) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
+    training = FAST if quiet else [a for a in FAST if a != "--quiet"]
     return subprocess.Popen(
-        [sys.executable, "-m", "optuna_lemonade.cli", "search", *FAST, *extra],
+        [sys.executable, "-m", "optuna_lemonade.cli", "search", *training, *extra],
         cwd=workdir,
         env=env,
         stdout=subprocess.PIPE,
@@ -256,28 +256,35 @@ def _trials(workdir: pathlib.Path) -> list[optuna.trial.FrozenTrial]:
     return optuna.load_study(study_name="lemonade-digits", storage=storage).trials
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("signum", "code", "quiet"),
+    # With the progress bar, Optuna logs through a handler of the bar's own.
+    [(signal.SIGINT, 130, False), (signal.SIGTERM, 143, True)],
+)
 def test_a_signal_fails_the_running_trial_and_reports_the_front(
-    tmp_path: pathlib.Path, signum: signal.Signals, code: int
+    tmp_path: pathlib.Path, signum: signal.Signals, code: int, quiet: bool
 ) -> None:
-    process = _start(tmp_path, "--trials", "500")
-    list(_lines_until(process, "trial    2 "))  # two networks trained, a third running
+    # Children train 40 epochs (seconds): a second after the initial networks, the
+    # first child is being trained.
+    process = _start(tmp_path, "--trials", "500", "--child-epochs", "40", quiet=quiet)
+    list(_lines_until(process, "trial    2 "))
+    time.sleep(1.0)
     process.send_signal(signum)
     out, err = process.communicate(timeout=120)
     assert process.returncode == code, err
     assert "Traceback" not in err and "Traceback" not in out
     stopped = [line for line in out.splitlines() if line.startswith("stopped by")]
     assert len(stopped) == 1, out
-    assert stopped[0].startswith(f"stopped by {signum.name}")
     assert "Pareto front" in out and (tmp_path / "lemonade-pareto.png").stat().st_size > 0
     trials = _trials(tmp_path)
     assert not [t.number for t in trials if t.state == TrialState.RUNNING]
-    if "marked FAIL" in stopped[0]:  # the signal came during training, as almost always
-        number = int(stopped[0].split("trial ")[1].split()[0])
-        assert trials[number].state == TrialState.FAIL
-        assert f"Trial {number} failed" not in err  # Optuna's own traceback is not shown
+    assert stopped[0] == f"stopped by {signum.name}; trial 3 marked FAIL"
+    assert trials[3].state == TrialState.FAIL
+    assert "Trial 3 failed" not in out + err  # Optuna's own log of it is not shown
 
 
+@pytest.mark.slow
 def test_a_killed_run_leaves_no_running_trial_behind(tmp_path: pathlib.Path) -> None:
     beats = ["--heartbeat-interval", "1", "--grace-period", "2"]
     process = _start(tmp_path, "--trials", "500", *beats)

@@ -98,6 +98,8 @@ def _check_shared_study(study: optuna.Study, checkpoints: pathlib.Path) -> None:
     assert any(checkpoints.rglob("*"))
 
 
+@pytest.mark.distributed
+@pytest.mark.slow
 def test_journal_worker_runs_in_two_processes(tmp_path: pathlib.Path) -> None:
     _run_twice(_script_blocks()[0], tmp_path, {})
     storage = JournalStorage(JournalFileBackend(str(tmp_path / "lemonade-journal.log")))
@@ -105,6 +107,8 @@ def test_journal_worker_runs_in_two_processes(tmp_path: pathlib.Path) -> None:
     _check_shared_study(study, tmp_path / "lemonade-checkpoints")
 
 
+@pytest.mark.distributed
+@pytest.mark.slow
 def test_postgres_worker_runs_in_two_processes(
     tmp_path: pathlib.Path,
     postgres_url: str,  # noqa: F811

@@ -11,7 +11,8 @@ import pytest
 
 
 sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "benchmarks"))
-import search_efficiency  # benchmarks/ is not a package
+import _search_summary  # benchmarks/ is not a package
+import search_efficiency
 
 
 def _run(method: str, seed: int, front: list[tuple[float, float, float]]) -> dict[str, Any]:
@@ -39,7 +40,7 @@ def test_best_error_by_size_takes_the_lowest_error_under_each_cap() -> None:
         _run("lemonade", 1, [(0.26, 5_000, 0.27), (0.16, 60_000, 0.18)]),
         _run("tpe", 0, [(0.15, 80_000, 0.16)]),
     ]
-    table = search_efficiency.best_error_by_size(runs, ["error", "params"])
+    table = _search_summary.best_error_by_size(runs, ["error", "params"])
     lemonade = table["lemonade"]
     assert lemonade["10k"]["mean_validation_error"] == pytest.approx((0.20 + 0.26) / 2)
     assert lemonade["10k"]["mean_test_error"] == pytest.approx((0.22 + 0.27) / 2)

@@ -13,6 +13,7 @@ from optuna.artifacts.exceptions import ArtifactNotFound
 from optuna.trial import FrozenTrial
 from torch import nn
 
+from optuna_lemonade import _optuna_compat as compat
 from optuna_lemonade.architecture import Architecture
 from optuna_lemonade.checkpoints._format import CheckpointError
 from optuna_lemonade.checkpoints._format import from_bytes
@@ -21,7 +22,7 @@ from optuna_lemonade.network import GraphNetwork
 
 
 if TYPE_CHECKING:
-    from optuna.artifacts._protocol import ArtifactStore
+    from optuna_lemonade._optuna_compat import ArtifactStore
 
 
 CHECKPOINT_KEY = "lemonade:checkpoint"
@@ -40,7 +41,8 @@ class CheckpointStore:
 
     Args:
         artifact_store: Where the files go. Default: a ``FileSystemArtifactStore`` in
-            ``./lemonade-checkpoints``, created on first save.
+            ``./lemonade-checkpoints``, created on first save and announced in Optuna's
+            log (level INFO) when this store is made.
     """
 
     def __init__(self, artifact_store: ArtifactStore | None = None) -> None:
@@ -48,6 +50,10 @@ class CheckpointStore:
         if artifact_store is None:
             self._default_directory = DEFAULT_DIRECTORY
             artifact_store = FileSystemArtifactStore(DEFAULT_DIRECTORY)
+            # Under Optuna's logger, so that optuna.logging's verbosity applies.
+            optuna.logging.get_logger("optuna.lemonade").info(
+                f"No artifact_store given: checkpoints go to {os.path.abspath(DEFAULT_DIRECTORY)}"
+            )
         self.artifact_store = artifact_store
 
     def save(self, trial: optuna.Trial, arch: Architecture, model: nn.Module) -> str:
@@ -72,7 +78,9 @@ class CheckpointStore:
                 study_or_trial=trial,
                 mimetype="application/octet-stream",
             )
-        trial.storage.set_trial_system_attr(trial._trial_id, CHECKPOINT_KEY, artifact_id)
+        compat.set_trial_system_attr(
+            compat.trial_storage(trial), trial, CHECKPOINT_KEY, artifact_id
+        )
         return artifact_id
 
     @staticmethod
@@ -124,14 +132,3 @@ class CheckpointStore:
         except ArtifactNotFound:
             return False
         return True
-
-    def exists(self, trial: FrozenTrial) -> bool:
-        """Whether ``trial`` has a checkpoint that can be opened (not validated)."""
-        artifact_id = self.artifact_id(trial)
-        if artifact_id is None:
-            return False
-        try:
-            with self.artifact_store.open_reader(artifact_id):
-                return True
-        except (ArtifactNotFound, OSError, ValueError):
-            return False

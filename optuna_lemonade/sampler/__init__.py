@@ -3,14 +3,14 @@
 from optuna_lemonade.sampler._child import Child
 from optuna_lemonade.sampler._decision import Decision
 from optuna_lemonade.sampler._decision import DECISION_KEY
-from optuna_lemonade.sampler._kde import inverse_density
-from optuna_lemonade.sampler._kde import SelectionStrategy
-from optuna_lemonade.sampler._kde import uniform
 from optuna_lemonade.sampler._population import pareto_front
 from optuna_lemonade.sampler._sampler import LemonadeSampler
-from optuna_lemonade.sampler._sampler import LemonadeWarning
-from optuna_lemonade.sampler._stale import fail_stale_trials
+from optuna_lemonade.sampler._selection import inverse_density
+from optuna_lemonade.sampler._selection import SelectionStrategy
+from optuna_lemonade.sampler._selection import uniform
+from optuna_lemonade.sampler._stale import fail_trials_without_heartbeat
 from optuna_lemonade.sampler._stale import HEARTBEAT_KEY
+from optuna_lemonade.sampler._warning import LemonadeWarning
 
 
 __all__ = [
@@ -21,7 +21,7 @@ __all__ = [
     "LemonadeSampler",
     "LemonadeWarning",
     "SelectionStrategy",
-    "fail_stale_trials",
+    "fail_trials_without_heartbeat",
     "inverse_density",
     "pareto_front",
     "uniform",

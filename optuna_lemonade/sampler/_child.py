@@ -1,13 +1,37 @@
-"""What the objective gets from the sampler: the network to train in this trial."""
+"""Child: the network a trial trains, built from its decision and its parent's weights."""
 
 from __future__ import annotations
 
 import optuna
+import torch
 from torch import nn
 
 from optuna_lemonade.architecture import Architecture
 from optuna_lemonade.checkpoints import CheckpointStore
+from optuna_lemonade.morphisms import apply_mutation
+from optuna_lemonade.network import build_model
+from optuna_lemonade.network import GraphNetwork
 from optuna_lemonade.sampler._decision import Decision
+from optuna_lemonade.training import Batches
+from optuna_lemonade.training import evaluate
+from optuna_lemonade.training import fine_tune
+
+
+def build_networks(
+    decision: Decision, parent: GraphNetwork | None
+) -> tuple[GraphNetwork, GraphNetwork | None]:
+    """The model a decision trains (train mode) and its teacher, if any.
+
+    A child replays its mutation on the parent's weights; when the mutation only
+    approximates the parent's function, the parent (eval mode) is the teacher for
+    distillation. Anything else is built from scratch with the decision's seed.
+    """
+    if decision.kind != "child":
+        return build_model(decision.architecture, seed=decision.seed), None
+    assert decision.mutation is not None and parent is not None
+    _, model = apply_mutation(parent.architecture, parent, decision.mutation)
+    model.train()
+    return model, None if decision.exact else parent.eval()
 
 
 class Child:
@@ -70,6 +94,53 @@ class Child:
         if previous is not None:
             self._store.remove(previous)
         return self.checkpoint
+
+    def fit(
+        self,
+        train_loader: Batches,
+        validation_loader: Batches,
+        *,
+        epochs: float,
+        lr: float = 0.05,
+        distillation_weight: float = 0.5,
+        temperature: float = 4.0,
+        device: torch.device | str | None = None,
+        progress: bool = False,
+    ) -> float:
+        """Train, evaluate and save the child as the search command does.
+
+        Fine-tunes :attr:`model` with :func:`~optuna_lemonade.training.fine_tune`
+        (distilling from :attr:`teacher` when the morphism was approximate), measures
+        its top-1 error on ``validation_loader`` and saves it as this trial's checkpoint.
+        An objective that needs more control writes these three steps itself.
+
+        Args:
+            train_loader: Batches of ``(inputs, labels)`` to train on.
+            validation_loader: Batches to measure the error on.
+            epochs: Epochs of training (fractions allowed).
+            lr: Initial learning rate of the cosine schedule.
+            distillation_weight: Weight of the distillation loss, with a teacher.
+            temperature: Softmax temperature of the distillation loss.
+            device: Where to train; default CUDA when available.
+            progress: Show a progress bar.
+
+        Returns:
+            The validation error, in ``[0, 1]``.
+        """
+        fine_tune(
+            self.model,
+            train_loader,
+            epochs=epochs,
+            lr=lr,
+            teacher=self.teacher,
+            distillation_weight=distillation_weight,
+            temperature=temperature,
+            device=device,
+            progress=progress,
+        )
+        error = evaluate(self.model, validation_loader, device=device)
+        self.save()
+        return error
 
     def __repr__(self) -> str:
         origin = (

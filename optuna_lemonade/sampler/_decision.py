@@ -4,16 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 import dataclasses
+import threading
 from typing import Any
+from typing import cast
+from typing import Literal
+import warnings
 
+from optuna.trial import FrozenTrial
+
+from optuna_lemonade import _optuna_compat as compat
 from optuna_lemonade.architecture import Architecture
 from optuna_lemonade.morphisms import Mutation
+from optuna_lemonade.sampler._warning import LemonadeWarning
 
 
 DECISION_KEY = "lemonade:decision"
 """Trial system attribute that holds the decision, written once in ``before_trial``."""
 
-KINDS = ("initial", "child", "restart")
+DecisionKind = Literal["initial", "child", "restart"]
+KINDS: tuple[DecisionKind, ...] = ("initial", "child", "restart")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,7 +42,7 @@ class Decision:
         decided_at: When the decision was made (seconds since the epoch).
     """
 
-    kind: str
+    kind: DecisionKind
     architecture: Architecture
     cheap_objectives: dict[str, float]
     seed: int
@@ -98,7 +107,7 @@ class Decision:
         elif parent is not None or parent_id is not None or mutation is not None:
             raise ValueError(f"a {kind} decision has no parent")
         return cls(
-            kind=kind,
+            kind=cast(DecisionKind, kind),
             architecture=Architecture.from_dict(data.get("architecture")),  # type: ignore[arg-type]
             cheap_objectives={k: float(v) for k, v in cheap.items()},
             seed=seed,
@@ -107,3 +116,45 @@ class Decision:
             mutation=None if mutation is None else Mutation.from_dict(mutation),
             decided_at=None if decided_at is None else float(decided_at),
         )
+
+
+class DecisionCache:
+    """Parsed decisions by trial id, shared by a sampler's threads.
+
+    A decision never changes once written, so a parsed one is kept for good; a stored
+    decision that fails validation is ignored with a :class:`LemonadeWarning`.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._decisions: dict[int, Decision] = {}
+
+    def put(self, trial: FrozenTrial, decision: Decision) -> None:
+        """Remember the decision this process made for ``trial``."""
+        with self._lock:
+            self._decisions[compat.trial_id(trial)] = decision
+
+    def made_here(self, trial_id: int) -> Decision | None:
+        """The decision for ``trial_id`` if it is cached, without reading the trial."""
+        with self._lock:
+            return self._decisions.get(trial_id)
+
+    def get(self, trial: FrozenTrial) -> Decision | None:
+        """The decision stored on ``trial``, or None if it has none (or an invalid one)."""
+        cached = self.made_here(compat.trial_id(trial))
+        if cached is not None:
+            return cached
+        data = trial.system_attrs.get(DECISION_KEY)
+        if data is None:
+            return None
+        try:
+            decision = Decision.from_dict(data)
+        except ValueError as error:
+            warnings.warn(
+                f"trial {trial.number} has an invalid decision and is ignored: {error}",
+                LemonadeWarning,
+                stacklevel=4,
+            )
+            return None
+        self.put(trial, decision)
+        return decision

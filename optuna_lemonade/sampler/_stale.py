@@ -9,13 +9,23 @@ the RUNNING trials whose heartbeat stopped.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable
+import copy
 import threading
 import time
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
+from optuna.storages import BaseStorage
+from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
+
+from optuna_lemonade import _optuna_compat as compat
+
+
+StaleTrialCallback = Callable[[optuna.Study, FrozenTrial], None]
+"""Called with each trial failed for lack of heartbeats, as ``RDBStorage``'s
+``heartbeat_stale_trial_callback`` is (e.g. ``RetryHeartbeatStaleTrialCallback``)."""
 
 
 HEARTBEAT_KEY = "lemonade:heartbeat"
@@ -23,29 +33,43 @@ HEARTBEAT_KEY = "lemonade:heartbeat"
 
 
 def last_sign_of_life(trial: optuna.trial.FrozenTrial) -> float | None:
-    """The trial's last heartbeat, else its start time, as seconds since the epoch."""
+    """The later of the trial's last heartbeat and its start, as seconds since the epoch.
+
+    The start counts too because a retry (``RetryHeartbeatStaleTrialCallback``) copies
+    the dead trial's system attributes, its last heartbeat included, and starts later.
+    """
+    times = []
     beat = trial.system_attrs.get(HEARTBEAT_KEY)
     if isinstance(beat, (int, float)) and not isinstance(beat, bool):
-        return float(beat)
+        times.append(float(beat))
     if trial.datetime_start is not None:
-        return trial.datetime_start.timestamp()
-    return None
+        times.append(trial.datetime_start.timestamp())
+    return max(times) if times else None
 
 
-def fail_stale_trials(
-    study: optuna.Study, *, grace_period: float, now: float | None = None
+def fail_trials_without_heartbeat(
+    study: optuna.Study,
+    *,
+    grace_period: float,
+    now: float | None = None,
+    callback: StaleTrialCallback | None = None,
 ) -> list[int]:
     """Mark FAIL the RUNNING trials with no heartbeat for ``grace_period`` seconds.
 
-    A trial without a heartbeat counts from its start, so use this only when every
-    worker of the study writes heartbeats (``LemonadeSampler(heartbeat_interval=...)``)
-    or no trial legitimately runs longer than ``grace_period``. Several workers may call
-    it at once: a trial another worker already finished is skipped.
+    The counterpart, for the sampler's own heartbeats, of Optuna's
+    ``optuna.storages.fail_stale_trials`` (which serves RDB heartbeats only). A trial
+    without a heartbeat counts from its start, so use this only when every worker of the
+    study writes heartbeats (``LemonadeSampler(heartbeat_interval=...)``) or no trial
+    legitimately runs longer than ``grace_period``. Several workers may call it at once:
+    a trial another worker already finished is skipped.
 
     Args:
         study: The study.
         grace_period: Seconds of silence after which a RUNNING trial is dead.
         now: The current time (seconds since the epoch); default ``time.time()``.
+        callback: Called with each trial this call failed, after all are failed, as
+            Optuna calls a storage's ``heartbeat_stale_trial_callback``; e.g.
+            ``optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2)`` retries it.
 
     Returns:
         The numbers of the trials this call failed.
@@ -54,17 +78,19 @@ def fail_stale_trials(
         raise ValueError(f"grace_period must be positive, got {grace_period!r}")
     now = time.time() if now is None else now
     failed = []
-    storage = study._storage
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         last = last_sign_of_life(trial)
         if last is None or now - last <= grace_period:
             continue
-        try:
-            if storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
-                failed.append(trial.number)
-        except UpdateFinishedTrialError:
-            pass  # another worker finished or failed it meanwhile
-    return failed
+        if compat.fail_running_trial(study, trial):
+            failed.append(trial)
+    if callback is not None:
+        for trial in failed:
+            callback(
+                study,
+                copy.deepcopy(compat.get_trial(compat.storage(study), compat.trial_id(trial))),
+            )
+    return [trial.number for trial in failed]
 
 
 class Heartbeats:
@@ -75,36 +101,32 @@ class Heartbeats:
         self._lock = threading.Lock()
         self._stops: dict[int, threading.Event] = {}
 
-    def start(self, storage: optuna.storages.BaseStorage, trial_id: int) -> None:
+    def start(self, storage: BaseStorage, trial: FrozenTrial) -> None:
         """Beat now and every ``interval`` seconds until :meth:`stop`."""
         stop = threading.Event()
+        key = compat.trial_id(trial)
         with self._lock:
-            self._stops[trial_id] = stop
-        self._beat(storage, trial_id)
+            self._stops[key] = stop
+        self._beat(storage, trial)
 
         def run() -> None:
             while not stop.wait(self._interval):
-                if not self._beat(storage, trial_id):
+                if not self._beat(storage, trial):
                     return
 
-        threading.Thread(target=run, name=f"lemonade-heartbeat-{trial_id}", daemon=True).start()
+        threading.Thread(target=run, name=f"lemonade-heartbeat-{key}", daemon=True).start()
 
-    def stop(self, trial_id: int) -> None:
-        """Stop beating for ``trial_id`` (no-op if not beating)."""
+    def stop(self, trial: FrozenTrial) -> None:
+        """Stop beating for ``trial`` (no-op if not beating)."""
         with self._lock:
-            stop = self._stops.pop(trial_id, None)
+            stop = self._stops.pop(compat.trial_id(trial), None)
         if stop is not None:
             stop.set()
 
-    def running(self) -> Iterable[int]:
-        """Trial ids with a heartbeat thread."""
-        with self._lock:
-            return list(self._stops)
-
     @staticmethod
-    def _beat(storage: optuna.storages.BaseStorage, trial_id: int) -> bool:
+    def _beat(storage: BaseStorage, trial: FrozenTrial) -> bool:
         try:
-            storage.set_trial_system_attr(trial_id, HEARTBEAT_KEY, time.time())
+            compat.set_trial_system_attr(storage, trial, HEARTBEAT_KEY, time.time())
         except (UpdateFinishedTrialError, KeyError, RuntimeError):
             return False  # the trial finished (or vanished): stop beating
         return True

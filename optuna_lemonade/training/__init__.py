@@ -3,6 +3,7 @@
 from optuna_lemonade.training._data import DATASETS
 from optuna_lemonade.training._data import DatasetSplits
 from optuna_lemonade.training._data import load_dataset
+from optuna_lemonade.training._loops import Batches
 from optuna_lemonade.training._loops import default_device
 from optuna_lemonade.training._loops import distillation_loss
 from optuna_lemonade.training._loops import evaluate
@@ -10,6 +11,7 @@ from optuna_lemonade.training._loops import fine_tune
 
 
 __all__ = [
+    "Batches",
     "DATASETS",
     "DatasetSplits",
     "default_device",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 import math
+from typing import Any
+from typing import cast
 
 import torch
 from torch import nn
@@ -104,9 +106,9 @@ def fine_tune(
     total = max(1, math.ceil(epochs * steps_per_epoch))
     device = torch.device(device) if device is not None else default_device()
     layout = torch.channels_last if channels_last else torch.contiguous_format
-    model.to(device).to(memory_format=layout).train()
+    _to_layout(model.to(device), layout).train()
     if teacher is not None:
-        teacher.to(device).to(memory_format=layout).eval()
+        _to_layout(teacher.to(device), layout).eval()
     optimizer = torch.optim.SGD(
         model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=True
     )
@@ -145,6 +147,16 @@ def fine_tune(
     return epoch_loss / max(1, epoch_batches)
 
 
+def _to_layout(module: nn.Module, layout: torch.memory_format) -> nn.Module:
+    """``module.to(memory_format=layout)``: 4-d parameters and buffers in ``layout``.
+
+    Through ``Any`` because torch's own type stubs before 2.14 lack the documented
+    ``memory_format`` overload of ``Module.to``, and mypy would refuse the call.
+    """
+    converted: nn.Module = cast(Any, module).to(memory_format=layout)
+    return converted
+
+
 def _to(x: torch.Tensor, device: torch.device, layout: torch.memory_format) -> torch.Tensor:
     x = x.to(device)
     return x.contiguous(memory_format=layout) if x.dim() == 4 else x
@@ -169,7 +181,7 @@ def evaluate(
     """
     device = torch.device(device) if device is not None else default_device()
     layout = torch.channels_last if channels_last else torch.contiguous_format
-    model.to(device).to(memory_format=layout).eval()
+    _to_layout(model.to(device), layout).eval()
     wrong, total = 0, 0
     for inputs, labels in loader:
         predictions = model(_to(inputs, device, layout)).argmax(dim=1)

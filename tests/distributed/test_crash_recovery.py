@@ -16,6 +16,7 @@ import time
 
 import optuna
 from optuna.storages import JournalStorage
+from optuna.storages import RetryFailedTrialCallback
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 import pytest
@@ -26,6 +27,9 @@ from tests.distributed.conftest import decisions
 from tests.distributed.conftest import finish
 from tests.distributed.conftest import start_worker
 from tests.distributed.conftest import unique_name
+
+
+pytestmark = [pytest.mark.distributed, pytest.mark.slow]
 
 
 def _kill_mid_trial(storage_args: list[str], tmp_path: pathlib.Path, extra: list[str]) -> int:
@@ -76,6 +80,19 @@ def _check_recovered(
     check_lineage(study, artifacts, initial)
 
 
+def _check_retried(study: optuna.Study, dead: int) -> None:
+    """The retry trained the same decision (same parent, same mutation) and finished."""
+    retries = [t for t in study.trials if RetryFailedTrialCallback.retried_trial_number(t) == dead]
+    assert len(retries) == 1 and retries[0].state == TrialState.COMPLETE
+    assert (
+        retries[0].system_attrs[DECISION_KEY]["mutation"]
+        == (study.trials[dead].system_attrs[DECISION_KEY]["mutation"])
+    )
+    assert retries[0].system_attrs["lemonade:checkpoint"] != study.trials[dead].system_attrs.get(
+        "lemonade:checkpoint"
+    )
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_rdb_heartbeat_fails_and_retries_a_killed_trial(tmp_path, space, backend, request) -> None:  # type: ignore[no-untyped-def]
     url = (
@@ -98,16 +115,7 @@ def test_rdb_heartbeat_fails_and_retries_a_killed_trial(tmp_path, space, backend
         finish([start_worker(*args, *heartbeat, "--trials", "4", "--seed", "2")])
         study = optuna.load_study(study_name=name, storage=url)
         _check_recovered(study, dead, before, artifacts, space.initial_architectures())
-        # The retry trained the same decision (same parent, same mutation) and finished.
-        retries = [t for t in study.trials if t.system_attrs.get("failed_trial") == dead]
-        assert len(retries) == 1 and retries[0].state == TrialState.COMPLETE
-        assert (
-            retries[0].system_attrs[DECISION_KEY]["mutation"]
-            == (study.trials[dead].system_attrs[DECISION_KEY]["mutation"])
-        )
-        assert retries[0].system_attrs["lemonade:checkpoint"] != study.trials[
-            dead
-        ].system_attrs.get("lemonade:checkpoint")
+        _check_retried(study, dead)
     finally:
         optuna.delete_study(study_name=name, storage=url)
 
@@ -131,4 +139,6 @@ def test_journal_lemonade_heartbeat_fails_a_killed_trial(tmp_path, space) -> Non
         study_name="s", storage=JournalStorage(JournalFileBackend(str(journal)))
     )
     _check_recovered(study, dead, before, artifacts, space.initial_architectures())
+    # The sampler's heartbeat_stale_trial_callback retried it, as Optuna's RDB one does.
+    _check_retried(study, dead)
     assert len(study.trials) == len(before) + 1 + 4

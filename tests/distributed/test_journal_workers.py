@@ -8,12 +8,16 @@ import optuna
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
+import pytest
 
 from optuna_lemonade.checkpoints import CHECKPOINT_KEY
 from tests.distributed.conftest import check_lineage
 from tests.distributed.conftest import decisions
 from tests.distributed.conftest import finish
 from tests.distributed.conftest import start_worker
+
+
+pytestmark = [pytest.mark.distributed, pytest.mark.slow]
 
 
 def test_three_processes_finish_one_study(tmp_path: pathlib.Path, space) -> None:  # type: ignore[no-untyped-def]

@@ -11,12 +11,16 @@ import pathlib
 
 import optuna
 from optuna.trial import TrialState
+import pytest
 
 from tests.distributed.conftest import check_lineage
 from tests.distributed.conftest import decisions
 from tests.distributed.conftest import finish
 from tests.distributed.conftest import start_worker
 from tests.distributed.conftest import unique_name
+
+
+pytestmark = [pytest.mark.distributed, pytest.mark.slow]
 
 
 def test_three_processes_on_postgres(tmp_path: pathlib.Path, space, postgres_url: str) -> None:  # type: ignore[no-untyped-def]

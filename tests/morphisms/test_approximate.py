@@ -19,12 +19,12 @@ from optuna_lemonade.morphisms import NotApplicable
 from optuna_lemonade.morphisms import OPERATORS
 from optuna_lemonade.morphisms import propose
 from optuna_lemonade.morphisms import PruneFilters
-from optuna_lemonade.morphisms import PruneFiltersMutation
-from optuna_lemonade.morphisms import RemoveLayerMutation
-from optuna_lemonade.morphisms import RemoveSkipMutation
-from optuna_lemonade.morphisms import separable_factors
-from optuna_lemonade.morphisms import ToSepConvMutation
 from optuna_lemonade.morphisms._channels import propagate_channel_maps
+from optuna_lemonade.morphisms._prune import PruneFiltersMutation
+from optuna_lemonade.morphisms._remove import RemoveLayerMutation
+from optuna_lemonade.morphisms._remove import RemoveSkipMutation
+from optuna_lemonade.morphisms._separable import separable_factors
+from optuna_lemonade.morphisms._separable import ToSepConvMutation
 from optuna_lemonade.testing import eval_outputs
 from optuna_lemonade.testing import fresh_model
 from optuna_lemonade.testing import perturb

@@ -143,7 +143,7 @@ def test_check_detects_a_wrong_morphism(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(Architecture, "is_nonnegative", lambda self, name: True)
     rng = np.random.default_rng(7)
     from optuna_lemonade import SearchSpace
-    from optuna_lemonade.morphisms import InsertLayerMutation
+    from optuna_lemonade.morphisms._insert import InsertLayerMutation
 
     space = SearchSpace((3, 8, 8), 4)
     arch = space.initial_architectures()[0]

@@ -15,8 +15,8 @@ from optuna_lemonade import Node
 from optuna_lemonade.sampler import inverse_density
 from optuna_lemonade.sampler import LemonadeSampler
 from optuna_lemonade.sampler import uniform
-from optuna_lemonade.sampler._kde import log_density
-from optuna_lemonade.sampler._kde import to_log_scale
+from optuna_lemonade.sampler._selection import log_density
+from optuna_lemonade.sampler._selection import to_log_scale
 
 
 def test_inverse_density_on_a_fixed_population() -> None:

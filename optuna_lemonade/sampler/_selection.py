@@ -1,4 +1,4 @@
-"""Selection by inverse density: favour networks in sparse regions of cheap objectives."""
+"""Parent and child selection strategies: inverse density (LEMONADE's) and uniform."""
 
 from __future__ import annotations
 

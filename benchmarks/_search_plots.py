@@ -1,0 +1,90 @@
+"""The search-efficiency benchmark's plots: hypervolume against time and the final fronts."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from _search_summary import METHODS
+import numpy as np
+
+
+def plot(
+    runs: list[dict[str, Any]],
+    references: list[dict[str, Any]],
+    summary: dict[str, Any],
+    objectives: list[str],
+    config: argparse.Namespace,
+    name: str,
+) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    colours = dict(zip(METHODS, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False))
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for method in [m for m in METHODS if any(r["method"] == m for r in runs)]:
+        curves = [r for r in runs if r["method"] == method]
+        grid = np.array(curves[0]["hypervolume_curve"]["seconds"]) / 60
+        for run in curves:
+            ax.plot(
+                grid,
+                run["hypervolume_curve"]["hypervolume"],
+                color=colours[method],
+                alpha=0.25,
+                lw=1,
+            )
+        mean = np.mean([r["hypervolume_curve"]["hypervolume"] for r in curves], axis=0)
+        ax.plot(grid, mean, color=colours[method], lw=2, label=f"{method} ({len(curves)} seed(s))")
+    headline = summary["headline"]
+    if headline.get("lemonade_seconds_to_reach_it") is not None:
+        ax.axvline(
+            headline["lemonade_seconds_to_reach_it"] / 60,
+            color="grey",
+            ls=":",
+            label=f"LEMONADE reaches {headline['best_baseline']}'s final HV",
+        )
+    ax.set_xlabel("wall-clock minutes")
+    ax.set_ylabel("hypervolume (normalised)")
+    ax.set_title(f"{config.dataset}, objectives {', '.join(objectives)}")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(config.output_dir / f"{name}_hypervolume.png", dpi=120)
+    plt.close(fig)
+
+    costs = objectives[1:]
+    fig, axes = plt.subplots(1, len(costs), figsize=(7 * len(costs), 4.5), squeeze=False)
+    for ax, cost in zip(axes[0], costs, strict=True):
+        index = objectives.index(cost)
+        for method in [m for m in METHODS if any(r["method"] == m for r in runs)]:
+            run = next(r for r in runs if r["method"] == method)  # first seed
+            front = sorted(run["front"], key=lambda t: t["values"][index])
+            xs = [t["values"][index] for t in front]
+            ys = [t["test_error"] for t in front]
+            if len(costs) == 1:  # a 2-objective front is a staircase; 3-objective: points
+                ax.step(xs, ys, where="post", color=colours[method], alpha=0.8)
+            ax.scatter(xs, ys, color=colours[method], s=12, label=method)
+        for reference in references:
+            ax.scatter(reference[cost], reference["test_error"], marker="*", s=120, color="black")
+            ax.annotate(
+                reference["name"],
+                (reference[cost], reference["test_error"]),
+                fontsize=6,
+                xytext=(3, 3),
+                textcoords="offset points",
+            )
+        ax.set_xscale("log")
+        ax.set_xlabel({"params": "parameters", "macs": "multiply-adds"}[cost])
+        ax.set_ylabel("test error")
+        ax.set_title(
+            f"Final fronts (seed {runs[0]['seed']}), test split; stars: hand-designed, "
+            f"{config.reference_epochs} epochs",
+            fontsize=9,
+        )
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(config.output_dir / f"{name}_fronts.png", dpi=120)
+    plt.close(fig)

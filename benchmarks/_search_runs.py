@@ -1,0 +1,196 @@
+"""The search-efficiency benchmark's runs: one method and seed until the budget ends, and
+the hand-designed reference networks."""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import tempfile
+import time
+from typing import Any
+
+from _parametric import parametric_architecture
+from _parametric import reference_architectures
+from _search_summary import hypervolume
+import numpy as np
+import optuna
+from optuna.artifacts import FileSystemArtifactStore
+from optuna.trial import TrialState
+import torch
+
+from optuna_lemonade import count_params
+from optuna_lemonade import SearchSpace
+from optuna_lemonade.architecture import analytic_num_macs
+from optuna_lemonade.checkpoints import from_bytes
+from optuna_lemonade.checkpoints import to_bytes
+from optuna_lemonade.network import build_model
+from optuna_lemonade.sampler import LemonadeSampler
+from optuna_lemonade.sampler import pareto_front
+from optuna_lemonade.sampler import uniform
+from optuna_lemonade.training import evaluate
+from optuna_lemonade.training import fine_tune
+
+
+class Run:
+    """One method, one seed: trains until the budget ends and records every trial."""
+
+    def __init__(
+        self,
+        method: str,
+        seed: int,
+        config: argparse.Namespace,
+        data: Any,
+        loaders: tuple[Any, Any, Any],
+        objectives: list[str],
+    ) -> None:
+        self.method, self.seed, self.config = method, seed, config
+        self.data, self.objectives = data, objectives
+        self.train, self.validation, self.test = loaders
+        self.directory = pathlib.Path(tempfile.mkdtemp(prefix=f"bench-{method}-"))
+        self.records: list[dict[str, Any]] = []
+        self.sampler: optuna.samplers.BaseSampler
+        self.lemonade = method.startswith("lemonade")
+        if self.lemonade:
+            selection = {"parent_selection": uniform, "child_selection": uniform}
+            self.sampler = LemonadeSampler(
+                SearchSpace(data.input_shape, data.num_classes),
+                cheap_objectives=[o for o in objectives if o != "error"],
+                artifact_store=FileSystemArtifactStore(str(self.directory)),
+                seed=seed,
+                **(selection if method == "lemonade-uniform" else {}),
+            )
+        elif method == "tpe":
+            self.sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True)
+        elif method == "nsga2":
+            self.sampler = optuna.samplers.NSGAIISampler(seed=seed, population_size=10)
+        else:
+            self.sampler = optuna.samplers.RandomSampler(seed=seed)
+
+    def _values(self, arch: Any, error: float) -> list[float]:
+        table = {"error": error, "params": count_params(arch), "macs": analytic_num_macs(arch)}
+        return [float(table[name]) for name in self.objectives]
+
+    def objective(self, trial: optuna.Trial) -> list[float]:
+        config = self.config
+        if self.lemonade:
+            assert isinstance(self.sampler, LemonadeSampler)
+            child = self.sampler.child(trial)
+            arch = child.architecture
+            if self.method == "lemonade-scratch" or child.parent is None:
+                model = (
+                    child.model
+                    if child.parent is None
+                    else build_model(arch, seed=1000 * self.seed + trial.number)
+                )
+                epochs, teacher = config.scratch_epochs, None
+            else:
+                model, epochs, teacher = child.model, config.child_epochs, child.teacher
+            origin = "scratch" if child.parent is None else f"{child.operator} of {child.parent}"
+        else:
+            arch = parametric_architecture(trial, self.data.input_shape, self.data.num_classes)
+            model = build_model(arch, seed=1000 * self.seed + trial.number)
+            epochs, teacher, origin = config.scratch_epochs, None, "scratch"
+        torch.manual_seed(1000 * self.seed + trial.number)
+        if self.lemonade and model is child.model:  # trained as the search command does
+            error = child.fit(
+                self.train, self.validation, epochs=epochs, lr=config.lr, device=config.device
+            )
+        else:  # from scratch: a baseline's network, or lemonade-scratch's
+            fine_tune(
+                model,
+                self.train,
+                epochs=epochs,
+                lr=config.lr,
+                teacher=teacher,
+                device=config.device,
+                progress=False,
+            )
+            error = evaluate(model, self.validation, device=config.device)
+            if self.lemonade:
+                child.save(model)
+            else:
+                (self.directory / f"{trial.number}.pt").write_bytes(to_bytes(arch, model))
+        self.records.append({"number": trial.number, "origin": origin, "epochs": epochs})
+        return self._values(arch, error)
+
+    def run(self) -> dict[str, Any]:
+        study = optuna.create_study(
+            directions=["minimize"] * len(self.objectives), sampler=self.sampler
+        )
+        start = time.perf_counter()
+        finished: dict[int, float] = {}
+
+        def record(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+            finished[trial.number] = time.perf_counter() - start
+
+        study.optimize(self.objective, timeout=self.config.budget, callbacks=[record])
+        elapsed = time.perf_counter() - start
+        origins = {r["number"]: r for r in self.records}
+        trials = [
+            {
+                "number": t.number,
+                "values": list(t.values),
+                "seconds": finished[t.number],
+                "within_budget": finished[t.number] <= self.config.budget,
+                "origin": origins.get(t.number, {}).get("origin"),
+            }
+            for t in study.trials
+            if t.state == TrialState.COMPLETE
+        ]
+        counted = [t for t in trials if t["within_budget"]]
+        on_front = {
+            t.number
+            for t in pareto_front([study.trials[t["number"]] for t in counted], study.directions)
+        }
+        front = [t for t in counted if t["number"] in on_front]
+        for entry in front:  # test error, once, at the end
+            if self.lemonade:
+                assert isinstance(self.sampler, LemonadeSampler)
+                model = self.sampler.load_model(study.trials[entry["number"]])
+            else:
+                model = from_bytes((self.directory / f"{entry['number']}.pt").read_bytes())
+            entry["test_error"] = evaluate(model, self.test, device=self.config.device)
+        grid = np.linspace(0, self.config.budget, 101)
+        curve = [
+            hypervolume([t["values"] for t in counted if t["seconds"] <= s], self.objectives)
+            for s in grid
+        ]
+        return {
+            "method": self.method,
+            "seed": self.seed,
+            "wall_seconds": elapsed,
+            "trials": trials,
+            "front": front,
+            "hypervolume_curve": {"seconds": grid.tolist(), "hypervolume": curve},
+            "final_hypervolume": curve[-1],
+        }
+
+
+def train_references(
+    config: argparse.Namespace, data: Any, loaders: Any, objectives: list[str]
+) -> list[dict[str, Any]]:
+    train, validation, test = loaders
+    result = []
+    for name, arch in reference_architectures(data.input_shape, data.num_classes).items():
+        model = build_model(arch, seed=0)
+        start = time.perf_counter()
+        fine_tune(
+            model,
+            train,
+            epochs=config.reference_epochs,
+            lr=config.lr,
+            device=config.device,
+            progress=False,
+        )
+        result.append(
+            {
+                "name": name,
+                "params": count_params(arch),
+                "macs": analytic_num_macs(arch),
+                "epochs": config.reference_epochs,
+                "seconds": time.perf_counter() - start,
+                "validation_error": evaluate(model, validation, device=config.device),
+                "test_error": evaluate(model, test, device=config.device),
+            }
+        )
+    return result

@@ -1,0 +1,128 @@
+"""Every use of Optuna's private API, each with the reason no public API serves.
+
+Written against Optuna 5 (``setup.cfg`` pins ``optuna>=5.0,<6``). A sampler has to read
+and write trial and study state that Optuna's public API only exposes to the objective
+(``Trial.set_user_attr``) or not at all since 5.0 (system attributes); Optuna's own
+samplers do the same through ``study._storage``. Keeping every such call here means an
+Optuna upgrade is checked in one file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from typing import TYPE_CHECKING
+import warnings
+
+import optuna
+from optuna.exceptions import ExperimentalWarning
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.storages import BaseStorage
+from optuna.storages import RetryFailedTrialCallback
+from optuna.trial import FrozenTrial
+from optuna.trial import TrialState
+
+
+if TYPE_CHECKING:
+    # Why: the protocol that every artifact store implements is defined only in a private
+    # module (``optuna.artifacts`` exports the stores, not their type).
+    from optuna.artifacts._protocol import ArtifactStore as ArtifactStore
+
+
+# ``retried_trial_number`` is public but experimental, and warns at every call: once per
+# trial here. ``warnings.catch_warnings`` around the call would not be thread-safe
+# (``n_jobs``), so this one message is filtered for good, and only it.
+warnings.filterwarnings(
+    "ignore", message=r".*retried_trial_number is experimental", category=ExperimentalWarning
+)
+
+
+def retried_trial_number(trial: FrozenTrial) -> int | None:
+    """The number of the failed trial that ``trial`` retries, or None.
+
+    Optuna's ``RetryFailedTrialCallback`` and ``RetryHeartbeatStaleTrialCallback`` copy
+    the failed trial's system attributes into the retry and add this number.
+    """
+    return RetryFailedTrialCallback.retried_trial_number(trial)
+
+
+def trial_id(trial: optuna.Trial | FrozenTrial) -> int:
+    """The trial's storage id.
+
+    Why: storages address trials by this id (trial numbers count within a study), and
+    only the private ``_trial_id`` holds it.
+    """
+    return trial._trial_id
+
+
+def storage(study: optuna.Study) -> BaseStorage:
+    """The study's storage.
+
+    Why: ``Study`` has no public accessor for it; heartbeat threads write through it.
+    """
+    return study._storage
+
+
+def trial_storage(trial: optuna.Trial) -> BaseStorage:
+    """A running trial's storage.
+
+    Why: ``Trial.storage`` is an undocumented attribute; the objective's helpers (saving a
+    checkpoint) have only the trial.
+    """
+    return trial.storage
+
+
+def set_trial_system_attr(
+    storage: BaseStorage, trial: optuna.Trial | FrozenTrial, key: str, value: Any
+) -> None:
+    """Write a trial system attribute.
+
+    Why: Optuna 5 removed ``Trial.set_system_attr``; samplers write through the storage,
+    as Optuna's own GA, CMA-ES and TPE samplers do.
+    """
+    storage.set_trial_system_attr(trial_id(trial), key, value)
+
+
+def running_trial_system_attrs(trial: optuna.Trial) -> dict[str, Any]:
+    """A running trial's system attributes as stored now.
+
+    Why: ``Trial`` has no public view of them; ``before_trial`` writes the decision after
+    the ``Trial`` object took its snapshot.
+    """
+    return trial.storage.get_trial_system_attrs(trial_id(trial))
+
+
+def get_trial(storage: BaseStorage, trial_id: int) -> FrozenTrial:
+    """A trial by storage id (a decision names its parent so).
+
+    Why: ``Study.trials`` would read every trial to find one.
+    """
+    return storage.get_trial(trial_id)
+
+
+def study_system_attrs(study: optuna.Study) -> dict[str, Any]:
+    """The study's system attributes (the withdrawn-checkpoint marks).
+
+    Why: ``Study.system_attrs`` was removed in Optuna 5.
+    """
+    return study._storage.get_study_system_attrs(study._study_id)
+
+
+def set_study_system_attr(study: optuna.Study, key: str, value: Any) -> None:
+    """Write a study system attribute.
+
+    Why: ``Study.set_system_attr`` was removed in Optuna 5.
+    """
+    study._storage.set_study_system_attr(study._study_id, key, value)
+
+
+def fail_running_trial(study: optuna.Study, trial: FrozenTrial) -> bool:
+    """Mark a RUNNING trial FAIL; False if another worker finished it first.
+
+    Why: Optuna fails trials of dead workers only inside
+    ``optuna.storages.fail_stale_trials``, for RDB heartbeats; journal files need the
+    same through the storage, as that function does.
+    """
+    try:
+        return study._storage.set_trial_state_values(trial_id(trial), state=TrialState.FAIL)
+    except UpdateFinishedTrialError:
+        return False

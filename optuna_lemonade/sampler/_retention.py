@@ -1,0 +1,85 @@
+"""Checkpoint retention: which checkpoints can no longer serve as parents, and deleting them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Collection
+from collections.abc import Sequence
+from typing import Literal
+
+import optuna
+from optuna.trial import FrozenTrial
+from optuna.trial import TrialState
+
+from optuna_lemonade import _optuna_compat as compat
+from optuna_lemonade.checkpoints import CheckpointStore
+from optuna_lemonade.sampler._decision import Decision
+from optuna_lemonade.sampler._population import mark_deleted
+from optuna_lemonade.sampler._population import population
+from optuna_lemonade.sampler._population import withdrawn as withdrawn_trials
+
+
+KeepCheckpoints = Literal["all", "population"]
+KEEP_CHECKPOINTS: tuple[KeepCheckpoints, ...] = ("all", "population")
+
+
+def releasable(
+    trials: Sequence[FrozenTrial],
+    population: Collection[int],
+    withdrawn: Collection[int],
+    decision_of: Callable[[FrozenTrial], Decision | None],
+    in_use: Collection[int | None] = (),
+) -> list[tuple[FrozenTrial, str]]:
+    """The finished trials whose checkpoints no trial can take as a parent any more.
+
+    A checkpoint stays while its trial is in ``population`` (trial ids), while a
+    running or waiting trial's decision names it as the parent, or while its id is in
+    ``in_use``; withdrawn ones are already being deleted.
+
+    Returns:
+        ``(trial, artifact id)`` pairs.
+    """
+    in_use = set(in_use)
+    candidates = []
+    for trial in trials:
+        if trial.state in (TrialState.RUNNING, TrialState.WAITING):
+            other = decision_of(trial)
+            if other is not None:
+                in_use.add(other.parent_trial_id)
+            continue
+        artifact_id = CheckpointStore.artifact_id(trial)
+        if artifact_id is None or compat.trial_id(trial) in withdrawn:
+            continue
+        if trial.state == TrialState.COMPLETE and compat.trial_id(trial) in population:
+            continue
+        candidates.append((trial, artifact_id))
+    return [(t, a) for t, a in candidates if compat.trial_id(t) not in in_use]
+
+
+def release(
+    study: optuna.Study, store: CheckpointStore, checkpoints: Sequence[tuple[FrozenTrial, str]]
+) -> None:
+    """Delete checkpoints, each marked in the study first so no worker picks it any more."""
+    for trial, artifact_id in checkpoints:
+        mark_deleted(study, trial, artifact_id)
+        store.remove(artifact_id)
+
+
+def release_unused(
+    study: optuna.Study,
+    store: CheckpointStore,
+    decision_of: Callable[[FrozenTrial], Decision | None],
+    in_use: Collection[int | None],
+) -> None:
+    """Delete the checkpoints of the study's trials that can no longer be parents."""
+    withdrawn = withdrawn_trials(study)
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    front = population(complete, study.directions, decision_of, withdrawn)
+    checkpoints = releasable(
+        study.get_trials(deepcopy=False),
+        {compat.trial_id(trial) for trial, _ in front},
+        withdrawn,
+        decision_of,
+        in_use,
+    )
+    release(study, store, checkpoints)

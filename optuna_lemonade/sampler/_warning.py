@@ -1,0 +1,5 @@
+"""LemonadeWarning: something went wrong that the sampler worked around."""
+
+
+class LemonadeWarning(UserWarning):
+    """Something went wrong that the sampler worked around (e.g. a bad checkpoint)."""
