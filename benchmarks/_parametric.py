@@ -108,5 +108,5 @@ def reference_architectures(
         ("resnet-like", residual_stages(16, separable=False)),
         ("mobilenet-like", residual_stages(32, separable=True)),
     ):
-        result[name] = parametric_architecture(Fixed(params), input_shape, num_classes)  # type: ignore[arg-type]
+        result[name] = parametric_architecture(Fixed(params), input_shape, num_classes)
     return result

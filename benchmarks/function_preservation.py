@@ -89,7 +89,7 @@ def main() -> None:
     summary = {}
     print(f"\n{'operator':16} {'count':>6} {'max':>10} {'median':>10} {'exactly 0':>10}")
     for operator in EXACT_OPERATORS:
-        values = [float(s["deviation"]) for s in steps if s["operator"] == operator]  # type: ignore[arg-type]
+        values = [float(s["deviation"]) for s in steps if s["operator"] == operator]
         summary[operator] = {
             "count": len(values),
             "max": max(values, default=math.nan),
@@ -101,7 +101,7 @@ def main() -> None:
             f"{operator:16} {s['count']:6d} {s['max']:10.2e} {s['median']:10.2e} "
             f"{s['exactly_zero']:10d}"
         )
-    worst = max(float(s["deviation"]) for s in steps)  # type: ignore[arg-type]
+    worst = max(float(s["deviation"]) for s in steps)
     print(
         f"\n{args.chains} chains ({short} shorter than {args.length}), {len(steps)} morphisms, "
         f"largest relative deviation {worst:.3e}, {elapsed:.0f} s"
@@ -138,7 +138,7 @@ def main() -> None:
     fig, ax = plt.subplots(figsize=(7, 3.5))
     for row, operator in enumerate(EXACT_OPERATORS):
         values = np.array(
-            [max(float(s["deviation"]), floor) for s in steps if s["operator"] == operator]  # type: ignore[arg-type]
+            [max(float(s["deviation"]), floor) for s in steps if s["operator"] == operator]
         )
         jitter = np.random.default_rng(row).uniform(-0.3, 0.3, len(values))
         ax.scatter(values, row + jitter, s=4, alpha=0.4)

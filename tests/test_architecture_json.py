@@ -100,7 +100,7 @@ def test_malformed_json_is_rejected(text: str, message: str) -> None:
 
 def test_non_text_is_a_type_error() -> None:
     with pytest.raises(TypeError):
-        Architecture.from_json(None)  # type: ignore[arg-type]
+        Architecture.from_json(None)
 
 
 json_values = st.recursive(

@@ -72,7 +72,7 @@ def test_wrong_input_shape() -> None:
 
 def test_build_model_rejects_non_architectures() -> None:
     with pytest.raises(TypeError):
-        build_model("{}")  # type: ignore[arg-type]
+        build_model("{}")
 
 
 def test_device_argument() -> None:

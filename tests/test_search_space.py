@@ -102,4 +102,4 @@ def test_limits_that_admit_no_initial_architecture() -> None:
 
 def test_keyword_only_options() -> None:
     with pytest.raises(TypeError):
-        SearchSpace((1, 28, 28), 10, 1000)  # type: ignore[misc]
+        SearchSpace((1, 28, 28), 10, 1000)

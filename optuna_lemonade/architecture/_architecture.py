@@ -12,10 +12,11 @@ from typing import Any
 
 from optuna_lemonade.architecture._node import _is_int
 from optuna_lemonade.architecture._node import check_keys
-from optuna_lemonade.architecture._node import MAX_CHANNELS
-from optuna_lemonade.architecture._node import MAX_NODES
-from optuna_lemonade.architecture._node import MAX_RESOLUTION
 from optuna_lemonade.architecture._node import Node
+from optuna_lemonade.architecture._ops import MAX_CHANNELS
+from optuna_lemonade.architecture._ops import MAX_NODES
+from optuna_lemonade.architecture._ops import MAX_RESOLUTION
+from optuna_lemonade.architecture._ops import OP_KINDS
 
 
 FORMAT = "optuna-lemonade.architecture"
@@ -236,12 +237,10 @@ class Architecture:
     def _nonnegative(self) -> dict[str, bool]:
         result: dict[str, bool] = {}
         for node in self._nodes:
-            if node.op == "relu":
-                result[node.name] = True
-            elif node.op in ("maxpool", "avgpool", "gap", "add", "concat"):
-                result[node.name] = all(result[source] for source in node.inputs)
-            else:  # input, conv, sepconv, bn, linear can produce negative values
-                result[node.name] = False
+            rule = OP_KINDS[node.op].nonnegative
+            result[node.name] = rule == "always" or (
+                rule == "if_inputs" and all(result[source] for source in node.inputs)
+            )
         return result
 
     def is_nonnegative(self, name: str) -> bool:
@@ -260,7 +259,7 @@ class Architecture:
         depths: dict[str, int] = {}
         for node in self._nodes:
             below = max((depths[source] for source in node.inputs), default=0)
-            depths[node.name] = below + (node.op in ("conv", "sepconv", "linear"))
+            depths[node.name] = below + OP_KINDS[node.op].weighted
         return depths[self._output_name]
 
     def fresh_name(self, prefix: str, taken: Iterable[str] = ()) -> str:
@@ -381,60 +380,25 @@ def _infer_shapes(
     shapes: dict[str, Shape] = {}
     for name in order:
         node = by_name[name]
-        where = f"node {name!r} ({node.op})"
-        sources = [shapes[source] for source in node.inputs]
-        if node.op == "input":
+        kind = OP_KINDS[node.op]
+        if not node.inputs:  # the input node
             shapes[name] = input_shape
             continue
+        where = f"node {name!r} ({node.op})"
+        sources = [shapes[source] for source in node.inputs]
         first = sources[0]
-        if node.op in ("conv", "sepconv", "bn", "maxpool", "avgpool", "gap") and len(first) != 3:
+        if kind.input_rank == 3 and len(first) != 3:
             raise ValueError(
                 f"{where}: needs an image input (C, H, W), got shape {first} "
                 f"from {node.inputs[0]!r}"
             )
-        if node.op == "linear" and len(first) != 1:
+        if kind.input_rank == 1 and len(first) != 1:
             raise ValueError(
                 f"{where}: needs a vector input (C,), got shape {first} from "
                 f"{node.inputs[0]!r}; put a 'gap' node before it"
             )
-        if node.op in ("conv", "sepconv"):
-            assert node.filters is not None
-            shapes[name] = (node.filters, first[1], first[2])
-        elif node.op in ("bn", "relu"):
-            shapes[name] = first
-        elif node.op in ("maxpool", "avgpool"):
-            k = node.kernel_size
-            assert k is not None
-            if first[1] < k or first[2] < k:
-                raise ValueError(
-                    f"{where}: kernel_size {k} is larger than its input resolution "
-                    f"{first[1]}x{first[2]}"
-                )
-            shapes[name] = (first[0], first[1] // k, first[2] // k)
-        elif node.op == "gap":
-            shapes[name] = (first[0],)
-        elif node.op == "linear":
-            assert node.units is not None
-            shapes[name] = (node.units,)
-        elif node.op == "add":
-            for source, other in zip(node.inputs, sources, strict=True):
-                if other != first:
-                    raise ValueError(
-                        f"{where}: inputs must have equal shapes, got {first} from "
-                        f"{node.inputs[0]!r} and {other} from {source!r}"
-                    )
-            shapes[name] = first
-        elif node.op == "concat":
-            for source, other in zip(node.inputs, sources, strict=True):
-                if len(other) != len(first) or other[1:] != first[1:]:
-                    raise ValueError(
-                        f"{where}: inputs must agree in everything but channels, got "
-                        f"{first} from {node.inputs[0]!r} and {other} from {source!r}"
-                    )
-            channels = sum(other[0] for other in sources)
-            if channels > MAX_CHANNELS:
-                raise ValueError(f"{where}: {channels} channels exceed {MAX_CHANNELS}")
-            shapes[name] = (channels, *first[1:])
-        else:  # pragma: no cover - Node validates op names
-            raise AssertionError(node.op)
+        try:
+            shapes[name] = kind.output_shape(node, sources)
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
     return shapes

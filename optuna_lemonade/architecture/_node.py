@@ -8,51 +8,15 @@ import dataclasses
 import re
 from typing import Any
 
+from optuna_lemonade.architecture._ops import MAX_CHANNELS
+from optuna_lemonade.architecture._ops import MAX_KERNEL_SIZE
+from optuna_lemonade.architecture._ops import OP_KINDS
+from optuna_lemonade.architecture._ops import OPS
 
-# Limits that keep a description buildable and its validation cheap. They bound what
-# ``Architecture.from_json`` accepts; a ``SearchSpace`` sets much tighter ones.
-MAX_NODES = 10_000
-MAX_CHANNELS = 65_536
-MAX_RESOLUTION = 16_384
-MAX_KERNEL_SIZE = 31
+
 MAX_NAME_LENGTH = 64
 
 _NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
-
-# op -> (attributes it takes, minimum number of inputs, maximum number of inputs).
-_OP_SIGNATURES: dict[str, tuple[tuple[str, ...], int, int]] = {
-    "input": ((), 0, 0),
-    "conv": (("filters", "kernel_size"), 1, 1),
-    "sepconv": (("filters", "kernel_size"), 1, 1),
-    "bn": ((), 1, 1),
-    "relu": ((), 1, 1),
-    "maxpool": (("kernel_size",), 1, 1),
-    "avgpool": (("kernel_size",), 1, 1),
-    "add": ((), 2, MAX_NODES),
-    "concat": ((), 2, MAX_NODES),
-    "gap": ((), 1, 1),
-    "linear": (("units",), 1, 1),
-}
-
-OPS: tuple[str, ...] = tuple(_OP_SIGNATURES)
-"""Every layer kind an architecture may hold.
-
-* ``input``: the network input, ``C x H x W``. Exactly one per architecture.
-* ``conv``: ``kernel_size x kernel_size`` convolution to ``filters`` channels, stride 1,
-  zero "same" padding, no bias (a batch norm normally follows).
-* ``sepconv``: depthwise-separable convolution as in Keras' ``SeparableConv2D``: a
-  depthwise ``kernel_size x kernel_size`` convolution (one filter per input channel)
-  followed by a pointwise 1x1 convolution to ``filters`` channels; no bias, no
-  nonlinearity in between.
-* ``bn``: 2-d batch normalisation with affine parameters and running statistics.
-* ``relu``: rectified linear unit (on images or vectors).
-* ``maxpool``, ``avgpool``: ``kernel_size x kernel_size`` pooling with stride
-  ``kernel_size`` and no padding; the only way to reduce resolution.
-* ``add``: element-wise sum of two or more inputs of equal shape.
-* ``concat``: concatenation along channels of two or more inputs of equal spatial size.
-* ``gap``: global average pooling, ``C x H x W`` to ``C``.
-* ``linear``: fully connected layer with bias to ``units`` outputs.
-"""
 
 _ATTRIBUTES = ("filters", "kernel_size", "units")
 
@@ -112,7 +76,7 @@ class Node:
                 f"node name {self.name[:16]!r}... is longer than {MAX_NAME_LENGTH} characters"
             )
         where = f"node {self.name!r}"
-        if not isinstance(self.op, str) or self.op not in _OP_SIGNATURES:
+        if not isinstance(self.op, str) or self.op not in OP_KINDS:
             raise ValueError(f"{where}: unknown op {self.op!r}; known ops: {', '.join(OPS)}")
         if isinstance(self.inputs, str) or not isinstance(self.inputs, Sequence):
             raise ValueError(f"{where}: inputs must be a sequence of node names")
@@ -120,7 +84,8 @@ class Node:
         for name in self.inputs:
             if not isinstance(name, str):
                 raise ValueError(f"{where}: input names must be strings, got {name!r}")
-        attributes, min_inputs, max_inputs = _OP_SIGNATURES[self.op]
+        kind = OP_KINDS[self.op]
+        attributes, min_inputs, max_inputs = kind.attributes, kind.min_inputs, kind.max_inputs
         if not min_inputs <= len(self.inputs) <= max_inputs:
             expected = str(min_inputs) if min_inputs == max_inputs else f"at least {min_inputs}"
             raise ValueError(
@@ -145,7 +110,7 @@ class Node:
         if self.units is not None and not 1 <= self.units <= MAX_CHANNELS:
             raise ValueError(f"{where}: units must be in [1, {MAX_CHANNELS}], got {self.units}")
         if self.kernel_size is not None:
-            if self.op in ("conv", "sepconv"):
+            if kind.kernel == "odd":
                 if not (1 <= self.kernel_size <= MAX_KERNEL_SIZE and self.kernel_size % 2):
                     raise ValueError(
                         f"{where}: kernel_size must be odd and in [1, {MAX_KERNEL_SIZE}], "
@@ -164,7 +129,7 @@ class Node:
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready description of this node."""
         data: dict[str, Any] = {"name": self.name, "op": self.op, "inputs": list(self.inputs)}
-        for attribute in _OP_SIGNATURES[self.op][0]:
+        for attribute in OP_KINDS[self.op].attributes:
             data[attribute] = getattr(self, attribute)
         return data
 
@@ -180,11 +145,11 @@ class Node:
         name = data.get("name")
         where = f"node {name!r}" if isinstance(name, str) else "a node"
         op = data.get("op")
-        if not isinstance(op, str) or op not in _OP_SIGNATURES:
+        if not isinstance(op, str) or op not in OP_KINDS:
             raise ValueError(f"{where}: unknown op {op!r}; known ops: {', '.join(OPS)}")
-        check_keys(data, {"name", "op", "inputs", *_OP_SIGNATURES[op][0]}, f"{where} ({op})")
+        check_keys(data, {"name", "op", "inputs", *OP_KINDS[op].attributes}, f"{where} ({op})")
         inputs = data["inputs"]
         if not isinstance(inputs, list):
             raise ValueError(f"{where}: 'inputs' must be a list of node names")
-        attributes = {key: data[key] for key in _OP_SIGNATURES[op][0]}
+        attributes = {key: data[key] for key in OP_KINDS[op].attributes}
         return cls(name=data["name"], op=op, inputs=tuple(inputs), **attributes)

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from optuna_lemonade.architecture._architecture import Architecture
 from optuna_lemonade.architecture._counting import analytic_num_params
 from optuna_lemonade.architecture._node import _is_int
-from optuna_lemonade.architecture._node import MAX_CHANNELS
-from optuna_lemonade.architecture._node import MAX_KERNEL_SIZE
-from optuna_lemonade.architecture._node import MAX_NODES
-from optuna_lemonade.architecture._node import MAX_RESOLUTION
 from optuna_lemonade.architecture._node import Node
+from optuna_lemonade.architecture._ops import MAX_CHANNELS
+from optuna_lemonade.architecture._ops import MAX_KERNEL_SIZE
+from optuna_lemonade.architecture._ops import MAX_NODES
+from optuna_lemonade.architecture._ops import MAX_RESOLUTION
 
 
 class SearchSpace:

@@ -7,6 +7,7 @@ import functools
 
 from optuna_lemonade.architecture import Architecture
 from optuna_lemonade.architecture import Node
+from optuna_lemonade.architecture import OP_KINDS
 
 
 ChannelMap = tuple[int, ...]
@@ -36,7 +37,7 @@ def channel_groups(arch: Architecture) -> dict[str, str]:
 
     for node in arch.nodes:
         parent[node.name] = node.name
-        if node.op in ("bn", "relu", "maxpool", "avgpool", "gap", "add"):
+        if OP_KINDS[node.op].width == "follows":
             for source in node.inputs:
                 root = find(source)
                 parent[root] = find(node.name)
@@ -52,9 +53,9 @@ def tied_producers(arch: Architecture, node: str) -> list[str] | None:
     groups = channel_groups(arch)
     group = groups[node]
     members = [n for n in arch.nodes if groups[n.name] == group]
-    if any(n.op in ("input", "linear", "concat") for n in members):
+    if any(OP_KINDS[n.op].width == "fixed" for n in members):
         return None
-    return [n.name for n in members if n.op in ("conv", "sepconv")]
+    return [n.name for n in members if OP_KINDS[n.op].width == "free"]
 
 
 def resizable_groups(arch: Architecture) -> list[tuple[Node, list[str]]]:
@@ -67,7 +68,7 @@ def resizable_groups(arch: Architecture) -> list[tuple[Node, list[str]]]:
     result = []
     seen: set[frozenset[str]] = set()
     for node in arch.nodes:
-        if node.op not in ("conv", "sepconv"):
+        if OP_KINDS[node.op].width != "free":
             continue
         producers = tied_producers(arch, node.name)
         if producers is None or frozenset(producers) in seen:
@@ -83,7 +84,7 @@ def resize_group(arch: Architecture, node: str, filters: int, operator: str) -> 
     Raises:
         ValueError: If ``node`` is not a convolution or its width is tied to a fixed one.
     """
-    if node not in arch or arch.node(node).op not in ("conv", "sepconv"):
+    if node not in arch or OP_KINDS[arch.node(node).op].width != "free":
         raise ValueError(f"{operator}: {node!r} is not a convolution of this network")
     producers = tied_producers(arch, node)
     if producers is None:
@@ -151,9 +152,9 @@ def propagate_channel_maps(
         channels = child.shape(name)[0]
         if name in seeds:
             result = seeds[name]
-        elif node.op in ("bn", "relu", "maxpool", "avgpool", "gap"):
+        elif OP_KINDS[node.op].width == "follows" and len(node.inputs) == 1:
             result = seen(node.inputs[0], name)
-        elif node.op == "add":
+        elif OP_KINDS[node.op].width == "follows":  # several inputs (add): all alike
             result = seen(node.inputs[0], name)
             for source in node.inputs[1:]:
                 if seen(source, name) != result:

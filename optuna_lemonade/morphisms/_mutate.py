@@ -9,8 +9,8 @@ from torch import nn
 
 from optuna_lemonade.architecture import Architecture
 from optuna_lemonade.architecture import SearchSpace
-from optuna_lemonade.architecture._node import MAX_CHANNELS
-from optuna_lemonade.architecture._node import MAX_NODES
+from optuna_lemonade.architecture._ops import MAX_CHANNELS
+from optuna_lemonade.architecture._ops import MAX_NODES
 from optuna_lemonade.morphisms._base import Mutation
 from optuna_lemonade.morphisms._base import Operator
 from optuna_lemonade.morphisms._insert import InsertConv

@@ -1,11 +1,11 @@
 """Turning architectures into PyTorch modules."""
 
+from optuna_lemonade.architecture import SeparableConv2d
 from optuna_lemonade.network._builder import build_model
 from optuna_lemonade.network._builder import check_model
 from optuna_lemonade.network._builder import check_state_dict
 from optuna_lemonade.network._builder import GraphNetwork
 from optuna_lemonade.network._builder import load_model
-from optuna_lemonade.network._builder import SeparableConv2d
 
 
 __all__ = [

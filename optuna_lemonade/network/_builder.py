@@ -3,55 +3,12 @@
 from __future__ import annotations
 
 import functools
-from typing import cast
 
 import torch
 from torch import nn
-import torch.nn.functional as F
 
 from optuna_lemonade.architecture import Architecture
-from optuna_lemonade.architecture import Node
-
-
-class SeparableConv2d(nn.Module):
-    """Depthwise-separable convolution: depthwise k x k, then pointwise 1 x 1, no bias.
-
-    Parameters are ``depthwise.weight`` (``C_in x 1 x k x k``) and ``pointwise.weight``
-    (``filters x C_in x 1 x 1``), as in Keras' ``SeparableConv2D``.
-    """
-
-    def __init__(self, in_channels: int, filters: int, kernel_size: int) -> None:
-        super().__init__()
-        self.depthwise = nn.Conv2d(
-            in_channels,
-            in_channels,
-            kernel_size,
-            padding=kernel_size // 2,
-            groups=in_channels,
-            bias=False,
-        )
-        self.pointwise = nn.Conv2d(in_channels, filters, 1, bias=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out: torch.Tensor = self.pointwise(self.depthwise(x))
-        return out
-
-
-def _make_module(node: Node, in_channels: int) -> nn.Module | None:
-    if node.op == "conv":
-        assert node.filters is not None and node.kernel_size is not None
-        return nn.Conv2d(
-            in_channels, node.filters, node.kernel_size, padding=node.kernel_size // 2, bias=False
-        )
-    if node.op == "sepconv":
-        assert node.filters is not None and node.kernel_size is not None
-        return SeparableConv2d(in_channels, node.filters, node.kernel_size)
-    if node.op == "bn":
-        return nn.BatchNorm2d(in_channels)
-    if node.op == "linear":
-        assert node.units is not None
-        return nn.Linear(in_channels, node.units)
-    return None
+from optuna_lemonade.architecture import OP_KINDS
 
 
 class GraphNetwork(nn.Module):
@@ -73,10 +30,9 @@ class GraphNetwork(nn.Module):
         self.architecture = architecture
         self.layers = nn.ModuleDict()
         for node in architecture.nodes:
-            if node.inputs:
-                module = _make_module(node, architecture.shape(node.inputs[0])[0])
-                if module is not None:
-                    self.layers[node.name] = module
+            make = OP_KINDS[node.op].module
+            if node.inputs and make is not None:
+                self.layers[node.name] = make(node, architecture.shape(node.inputs[0])[0])
         # For each step, the values that are no longer needed after it, so that the
         # forward pass keeps only live activations.
         last_use: dict[str, int] = {}
@@ -103,25 +59,9 @@ class GraphNetwork(nn.Module):
             )
         values: dict[str, torch.Tensor] = {self.architecture.input_name: x}
         for node, dead in self._steps:
-            op = node.op
-            if op in ("conv", "sepconv", "bn", "linear"):
-                out = self.layers[node.name](values[node.inputs[0]])
-            elif op == "relu":
-                out = F.relu(values[node.inputs[0]])
-            elif op == "maxpool":
-                out = F.max_pool2d(values[node.inputs[0]], cast(int, node.kernel_size))
-            elif op == "avgpool":
-                out = F.avg_pool2d(values[node.inputs[0]], cast(int, node.kernel_size))
-            elif op == "gap":
-                out = values[node.inputs[0]].mean(dim=(2, 3))
-            elif op == "add":
-                out = values[node.inputs[0]]
-                for source in node.inputs[1:]:
-                    out = out + values[source]
-            elif op == "concat":
-                out = torch.cat([values[source] for source in node.inputs], dim=1)
-            else:  # pragma: no cover - Architecture validates ops
-                raise AssertionError(op)
+            kind = OP_KINDS[node.op]
+            module = None if kind.module is None else self.layers[node.name]
+            out = kind.forward(node, [values[source] for source in node.inputs], module)
             for source in dead:
                 del values[source]
             values[node.name] = out

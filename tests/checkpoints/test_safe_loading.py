@@ -17,7 +17,7 @@ from optuna_lemonade.checkpoints import to_bytes
 
 
 @pytest.fixture
-def arch():  # type: ignore[no-untyped-def]
+def arch():
     return SearchSpace((1, 8, 8), 3).initial_architectures()[0]
 
 
@@ -27,22 +27,22 @@ def _save(content: object) -> bytes:
     return buffer.getvalue()
 
 
-def _valid(arch) -> dict:  # type: ignore[no-untyped-def]
+def _valid(arch) -> dict:
     return torch.load(io.BytesIO(to_bytes(arch, build_model(arch, seed=0))), weights_only=True)
 
 
-def test_round_trip(arch) -> None:  # type: ignore[no-untyped-def]
+def test_round_trip(arch) -> None:
     model = build_model(arch, seed=0)
     loaded = from_bytes(to_bytes(arch, model), expected=arch)
     assert not loaded.training
     assert all(torch.equal(loaded.state_dict()[k], v) for k, v in model.state_dict().items())
 
 
-def test_a_crafted_pickle_is_not_executed(arch, tmp_path: pathlib.Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_crafted_pickle_is_not_executed(arch, tmp_path: pathlib.Path) -> None:
     marker = tmp_path / "pwned"
 
     class Exploit:
-        def __reduce__(self):  # type: ignore[no-untyped-def]
+        def __reduce__(self):
             return (open, (str(marker), "w"))
 
     for payload in (pickle.dumps(Exploit()), _save({"format": "x", "state_dict": Exploit()})):
@@ -55,7 +55,7 @@ def test_a_crafted_pickle_is_not_executed(arch, tmp_path: pathlib.Path) -> None:
 
 
 @pytest.mark.parametrize("cut", [0, 10, 200, -50])
-def test_truncated_or_garbage(arch, cut: int) -> None:  # type: ignore[no-untyped-def]
+def test_truncated_or_garbage(arch, cut: int) -> None:
     data = to_bytes(arch, build_model(arch))
     with pytest.raises(CheckpointError):
         from_bytes(data[:cut])
@@ -63,7 +63,7 @@ def test_truncated_or_garbage(arch, cut: int) -> None:  # type: ignore[no-untype
         from_bytes(b"not a checkpoint at all")
 
 
-def test_wrong_content(arch) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_content(arch) -> None:
     with pytest.raises(CheckpointError, match="not an optuna-lemonade checkpoint"):
         from_bytes(_save({"weights": torch.zeros(1)}))
     content = _valid(arch)
@@ -72,7 +72,7 @@ def test_wrong_content(arch) -> None:  # type: ignore[no-untyped-def]
         from_bytes(_save(content))
 
 
-def test_architecture_that_fails_validation(arch) -> None:  # type: ignore[no-untyped-def]
+def test_architecture_that_fails_validation(arch) -> None:
     content = _valid(arch)
     content["architecture"] = content["architecture"].replace('"kernel_size":3', '"kernel_size":4')
     with pytest.raises(CheckpointError, match=r"architecture is invalid.*odd"):
@@ -82,13 +82,13 @@ def test_architecture_that_fails_validation(arch) -> None:  # type: ignore[no-un
         from_bytes(_save(content))
 
 
-def test_other_architecture_than_expected(arch) -> None:  # type: ignore[no-untyped-def]
+def test_other_architecture_than_expected(arch) -> None:
     other = SearchSpace((1, 8, 8), 3).initial_architectures()[1]
     with pytest.raises(CheckpointError, match="another architecture"):
         from_bytes(to_bytes(other, build_model(other)), expected=arch)
 
 
-def test_state_dict_that_does_not_match(arch) -> None:  # type: ignore[no-untyped-def]
+def test_state_dict_that_does_not_match(arch) -> None:
     content = _valid(arch)
     content["state_dict"]["layers.conv1.weight"] = torch.zeros(3, 3)
     with pytest.raises(CheckpointError, match="does not match"):
@@ -103,7 +103,7 @@ def test_state_dict_that_does_not_match(arch) -> None:  # type: ignore[no-untype
         from_bytes(_save(content))
 
 
-def test_saving_checks_the_model(arch) -> None:  # type: ignore[no-untyped-def]
+def test_saving_checks_the_model(arch) -> None:
     other = SearchSpace((1, 8, 8), 3).initial_architectures()[1]
     with pytest.raises(ValueError, match="does not match the architecture"):
         to_bytes(arch, build_model(other))

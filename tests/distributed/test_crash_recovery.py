@@ -68,7 +68,7 @@ def _check_recovered(
     before: dict[int, list[float]],
     artifacts: pathlib.Path,
     initial: list,
-) -> None:  # type: ignore[type-arg]
+) -> None:
     trials = study.trials
     assert trials[dead].state == TrialState.FAIL
     for number, values in before.items():  # nothing that completed is lost
@@ -94,7 +94,7 @@ def _check_retried(study: optuna.Study, dead: int) -> None:
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
-def test_rdb_heartbeat_fails_and_retries_a_killed_trial(tmp_path, space, backend, request) -> None:  # type: ignore[no-untyped-def]
+def test_rdb_heartbeat_fails_and_retries_a_killed_trial(tmp_path, space, backend, request) -> None:
     url = (
         f"sqlite:///{tmp_path / 'study.db'}"
         if backend == "sqlite"
@@ -120,7 +120,7 @@ def test_rdb_heartbeat_fails_and_retries_a_killed_trial(tmp_path, space, backend
         optuna.delete_study(study_name=name, storage=url)
 
 
-def test_journal_lemonade_heartbeat_fails_a_killed_trial(tmp_path, space) -> None:  # type: ignore[no-untyped-def]
+def test_journal_lemonade_heartbeat_fails_a_killed_trial(tmp_path, space) -> None:
     journal = tmp_path / "journal.log"
     artifacts = tmp_path / "artifacts"
     artifacts.mkdir()

@@ -20,7 +20,7 @@ from tests.distributed.conftest import start_worker
 pytestmark = [pytest.mark.distributed, pytest.mark.slow]
 
 
-def test_three_processes_finish_one_study(tmp_path: pathlib.Path, space) -> None:  # type: ignore[no-untyped-def]
+def test_three_processes_finish_one_study(tmp_path: pathlib.Path, space) -> None:
     journal = tmp_path / "journal.log"
     artifacts = tmp_path / "artifacts"
     artifacts.mkdir()

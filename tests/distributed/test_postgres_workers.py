@@ -23,7 +23,7 @@ from tests.distributed.conftest import unique_name
 pytestmark = [pytest.mark.distributed, pytest.mark.slow]
 
 
-def test_three_processes_on_postgres(tmp_path: pathlib.Path, space, postgres_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_three_processes_on_postgres(tmp_path: pathlib.Path, space, postgres_url: str) -> None:
     artifacts = tmp_path / "artifacts"
     artifacts.mkdir()
     name = unique_name()

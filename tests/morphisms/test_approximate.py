@@ -44,7 +44,7 @@ def test_registry() -> None:
     assert set(OPERATORS) == set(APPROXIMATE_OPERATORS) | set(EXACT_OPERATORS)
 
 
-def _grown(rng: np.random.Generator):  # type: ignore[no-untyped-def]
+def _grown(rng: np.random.Generator):
     """A random start grown by a few exact morphisms, with perturbed weights."""
     arch, space = random_start(rng)
     model = fresh_model(arch, rng)

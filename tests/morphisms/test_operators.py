@@ -260,7 +260,7 @@ def test_same_seed_same_mutation_and_replay_is_exact() -> None:
 )
 def test_malformed_mutations_are_rejected(data: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        Mutation.from_dict(data)  # type: ignore[arg-type]
+        Mutation.from_dict(data)
 
 
 def test_mutation_that_does_not_fit_is_rejected() -> None:
@@ -280,7 +280,7 @@ def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="unknown operator"):
         mutate(arch, model, "grow_wings", rng)
     with pytest.raises(TypeError, match="Generator"):
-        mutate(arch, model, "widen", 0)  # type: ignore[arg-type]
+        mutate(arch, model, "widen", 0)
     other = space.initial_architectures()[1]
     with pytest.raises(ValueError, match="does not match the architecture"):
         mutate(arch, build_model(other), "widen", rng)

@@ -92,6 +92,6 @@ def test_an_invalid_stored_decision_is_ignored_with_a_warning(space, store, data
         (dict(heartbeat_interval=-1.0, grace_period=3.0), "positive"),
     ],
 )
-def test_bad_heartbeat_options(space, kwargs, message) -> None:  # type: ignore[no-untyped-def]
+def test_bad_heartbeat_options(space, kwargs, message) -> None:
     with pytest.raises(ValueError, match=message):
         LemonadeSampler(space, **kwargs)

@@ -15,7 +15,7 @@ from optuna_lemonade.sampler import LemonadeWarning
 from tests.sampler.conftest import make_objective
 
 
-def _files(store) -> set[str]:  # type: ignore[no-untyped-def]
+def _files(store) -> set[str]:
     return {path.name for path in pathlib.Path(store._base_path).iterdir()}
 
 

@@ -16,7 +16,7 @@ from optuna_lemonade.sampler import LemonadeSampler
 
 class TestLemonadeSampler(BasicSamplerTestCase, MultiObjectiveSamplerTestCase):
     @pytest.fixture
-    def sampler(self, tmp_path) -> Callable[[], BaseSampler]:  # type: ignore[no-untyped-def]
+    def sampler(self, tmp_path) -> Callable[[], BaseSampler]:
         def factory() -> BaseSampler:
             return LemonadeSampler(
                 SearchSpace((1, 8, 8), 3),

@@ -256,7 +256,7 @@ def test_failed_and_unsaved_trials_are_never_parents(space, store, data) -> None
             assert decision.parent not in bad
 
 
-def test_wrong_number_of_values_is_named(space, store, data, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_number_of_values_is_named(space, store, data, caplog) -> None:
     sampler = LemonadeSampler(space, artifact_store=store)
     study = _study(sampler)
     trial = study.ask()
@@ -292,7 +292,7 @@ def test_unreadable_parent_checkpoints_are_skipped(space, store, data, tmp_path)
     marker = tmp_path / "pwned"
 
     class Exploit:
-        def __reduce__(self):  # type: ignore[no-untyped-def]
+        def __reduce__(self):
             return (open, (str(marker), "w"))
 
     survivor = front[0]
@@ -361,14 +361,14 @@ def test_bad_options(space, kwargs, error, message) -> None:
 
 def test_bad_search_space_and_initial_architectures(space) -> None:
     with pytest.raises(TypeError, match="SearchSpace"):
-        LemonadeSampler((3, 8, 8))  # type: ignore[arg-type]
+        LemonadeSampler((3, 8, 8))
     small = SearchSpace((3, 8, 8), 3, max_params=1000)
     with pytest.raises(ValueError, match="outside the search space"):
         LemonadeSampler(small, initial_architectures=space.initial_architectures())
 
 
 def test_callable_cheap_objective(space, store, data) -> None:
-    def depth(arch) -> float:  # type: ignore[no-untyped-def]
+    def depth(arch) -> float:
         return float(arch.depth)
 
     sampler = LemonadeSampler(space, artifact_store=store, cheap_objectives=["params", depth])

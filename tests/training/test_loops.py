@@ -43,7 +43,7 @@ def test_fractional_epochs_train_part_of_an_epoch() -> None:
     batches = []
 
     class Counting(list):
-        def __iter__(self):  # type: ignore[no-untyped-def]
+        def __iter__(self):
             for batch in super().__iter__():
                 batches.append(batch)
                 yield batch
