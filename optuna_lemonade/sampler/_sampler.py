@@ -24,7 +24,6 @@ from optuna_lemonade.architecture import Architecture
 from optuna_lemonade.architecture import SearchSpace
 from optuna_lemonade.cheap_objectives import CheapObjective
 from optuna_lemonade.checkpoints import CHECKPOINT_KEY
-from optuna_lemonade.checkpoints import CheckpointError
 from optuna_lemonade.checkpoints import CheckpointStore
 from optuna_lemonade.morphisms import Operator
 from optuna_lemonade.network import GraphNetwork
@@ -33,12 +32,11 @@ from optuna_lemonade.sampler import _population
 from optuna_lemonade.sampler import _retention
 from optuna_lemonade.sampler._child import build_networks
 from optuna_lemonade.sampler._child import Child
+from optuna_lemonade.sampler._decide import DecisionMaker
 from optuna_lemonade.sampler._decision import Decision
 from optuna_lemonade.sampler._decision import DECISION_KEY
 from optuna_lemonade.sampler._decision import DecisionCache
-from optuna_lemonade.sampler._decision import DecisionKind
 from optuna_lemonade.sampler._proposal import ProposalSettings
-from optuna_lemonade.sampler._proposal import propose_child
 from optuna_lemonade.sampler._selection import inverse_density
 from optuna_lemonade.sampler._selection import SelectionStrategy
 from optuna_lemonade.sampler._stale import fail_trials_without_heartbeat
@@ -49,8 +47,6 @@ from optuna_lemonade.sampler._warning import LemonadeWarning
 
 if TYPE_CHECKING:
     from optuna_lemonade._optuna_compat import ArtifactStore
-
-_MAX_PARENT_ATTEMPTS = 5
 
 
 class LemonadeSampler(BaseSampler):
@@ -171,6 +167,7 @@ class LemonadeSampler(BaseSampler):
         self._grace_period = grace_period
         self._stale_callback = heartbeat_stale_trial_callback
         self._decisions = DecisionCache()
+        self._decide = DecisionMaker(self._settings, self._initial, self._store, self._decisions)
         self._lock = threading.Lock()
         self._parents: dict[int, GraphNetwork] = {}  # trial id -> loaded parent model
         self._children: dict[int, Child] = {}  # trial id -> child handed out
@@ -216,7 +213,12 @@ class LemonadeSampler(BaseSampler):
             compat.set_trial_system_attr(storage, trial, CHECKPOINT_KEY, None)
         if DECISION_KEY in trial.system_attrs:
             decision = self._decisions.get(trial)
-            if not retry or (decision is not None and self._prefetch(study, trial, decision)):
+            if not retry or (decision is not None and decision.kind != "child"):
+                return
+            parent = None if decision is None else self._decide.load_parent(study, decision)
+            if parent is not None:  # the retry trains the same child of the same parent
+                with self._lock:
+                    self._parents[compat.trial_id(trial)] = parent
                 return
         # One generator per trial number: decisions do not depend on which worker or
         # thread asks, or in what order, only on the seed, trial number and study.
@@ -320,106 +322,5 @@ class LemonadeSampler(BaseSampler):
         """The current population: the Pareto front of COMPLETE trials with checkpoints."""
         trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         withdrawn = _population.withdrawn(study)
-        return [trial for trial, _ in self._population(study, trials, withdrawn)]
-
-    # ----------------------------------------------------------------- internals
-    def _population(
-        self, study: Study, trials: Sequence[FrozenTrial], excluded: set[int]
-    ) -> list[tuple[FrozenTrial, Decision]]:
-        return _population.population(trials, study.directions, self._decisions.get, excluded)
-
-    def _from_scratch(self, index: int, kind: DecisionKind, rng: np.random.Generator) -> Decision:
-        arch = self._initial[index]
-        return Decision(
-            kind=kind,
-            architecture=arch,
-            cheap_objectives=self._settings.evaluate(arch),
-            seed=int(rng.integers(0, 2**31 - 1)),
-        )
-
-    def _decide(
-        self, study: Study, trial: FrozenTrial, rng: np.random.Generator
-    ) -> tuple[Decision, GraphNetwork | None]:
-        if trial.number < len(self._initial):
-            return self._from_scratch(trial.number, "initial", rng), None
-        # One read of the trials and of the withdrawn marks per decision: on an RDB
-        # storage each is a query.
-        trials = study.get_trials(deepcopy=False)
-        excluded = _population.withdrawn(study)
-        reason = f"{_MAX_PARENT_ATTEMPTS} parents in a row had bad checkpoints"
-        for _ in range(_MAX_PARENT_ATTEMPTS):
-            population = self._population(study, trials, excluded)
-            if not population:
-                # Quietly: e.g. objectives that do not train networks (Optuna's own
-                # sampler tests) or initial trials still running.
-                return self._from_scratch(
-                    int(rng.integers(len(self._initial))), "restart", rng
-                ), None
-            decision = self._propose(trial, trials, population, rng)
-            if decision is None:
-                reason = "no operator applies to any network of the population"
-                break
-            parent_trial = next(
-                t for t, _ in population if compat.trial_id(t) == decision.parent_trial_id
-            )
-            try:
-                return decision, self.load_model(parent_trial)
-            except CheckpointError as error:
-                _population.mark_unreadable(study, parent_trial, error)
-                excluded.add(compat.trial_id(parent_trial))
-        warnings.warn(
-            f"{reason}; training an initial architecture from scratch",
-            LemonadeWarning,
-            stacklevel=4,
-        )
-        return self._from_scratch(int(rng.integers(len(self._initial))), "restart", rng), None
-
-    def _propose(
-        self,
-        trial: FrozenTrial,
-        trials: Sequence[FrozenTrial],
-        population: list[tuple[FrozenTrial, Decision]],
-        rng: np.random.Generator,
-    ) -> Decision | None:
-        parents = [t for t, _ in population]
-        made, running = _population.made_and_running(trials, trial, parents, self._decisions.get)
-        proposal = propose_child(
-            self._settings,
-            [d.architecture for _, d in population],
-            np.array(
-                [self._settings.values(d.architecture, d.cheap_objectives) for _, d in population]
-            ),
-            [self._settings.values(d.architecture, d.cheap_objectives) for d in running],
-            made,
-            rng,
-        )
-        if proposal is None:
-            return None
-        parent = parents[proposal.parent]
-        return Decision(
-            kind="child",
-            architecture=proposal.architecture,
-            cheap_objectives=proposal.cheap_objectives,
-            seed=proposal.mutation.seed,
-            parent=parent.number,
-            parent_trial_id=compat.trial_id(parent),
-            mutation=proposal.mutation,
-        )
-
-    def _prefetch(self, study: Study, trial: FrozenTrial, decision: Decision) -> bool:
-        """Load the parent of a retried trial's decision; False if it is unusable."""
-        if decision.kind != "child":
-            return True
-        assert decision.parent_trial_id is not None
-        parent_trial = compat.get_trial(compat.storage(study), decision.parent_trial_id)
-        parent_decision = self._decisions.get(parent_trial)
-        if parent_decision is None:
-            return False
-        try:
-            model = self._store.load(parent_trial, parent_decision.architecture)
-        except CheckpointError as error:
-            _population.mark_unreadable(study, parent_trial, error)
-            return False
-        with self._lock:
-            self._parents[compat.trial_id(trial)] = model
-        return True
+        front = _population.population(trials, study.directions, self._decisions.get, withdrawn)
+        return [trial for trial, _ in front]

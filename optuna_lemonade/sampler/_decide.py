@@ -1,0 +1,141 @@
+"""Deciding what a trial trains: an initial network, a child of the population, or a restart."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+import warnings
+
+import numpy as np
+from optuna.study import Study
+from optuna.trial import FrozenTrial
+
+from optuna_lemonade import _optuna_compat as compat
+from optuna_lemonade.architecture import Architecture
+from optuna_lemonade.checkpoints import CheckpointError
+from optuna_lemonade.checkpoints import CheckpointStore
+from optuna_lemonade.network import GraphNetwork
+from optuna_lemonade.sampler import _population
+from optuna_lemonade.sampler._decision import Decision
+from optuna_lemonade.sampler._decision import DecisionCache
+from optuna_lemonade.sampler._decision import DecisionKind
+from optuna_lemonade.sampler._proposal import ProposalSettings
+from optuna_lemonade.sampler._proposal import propose_child
+from optuna_lemonade.sampler._warning import LemonadeWarning
+
+
+_MAX_PARENT_ATTEMPTS = 5
+
+
+class DecisionMaker:
+    """Makes a trial's decision from the study, and loads the parent it names.
+
+    The first trials train the initial architectures by trial number. Later ones train a
+    child proposed from the population; a parent whose checkpoint cannot be loaded is
+    marked for every worker and another is proposed. Without a population, or when no
+    operator applies, an initial architecture is trained again (a restart).
+    """
+
+    def __init__(
+        self,
+        settings: ProposalSettings,
+        initial: Sequence[Architecture],
+        store: CheckpointStore,
+        decisions: DecisionCache,
+    ) -> None:
+        self._settings = settings
+        self._initial = list(initial)
+        self._store = store
+        self._decisions = decisions
+
+    def __call__(
+        self, study: Study, trial: FrozenTrial, rng: np.random.Generator
+    ) -> tuple[Decision, GraphNetwork | None]:
+        """The decision for ``trial`` and, for a child, its parent's loaded model."""
+        if trial.number < len(self._initial):
+            return self._from_scratch(trial.number, "initial", rng), None
+        # One read of the trials and of the withdrawn marks per decision: on an RDB
+        # storage each is a query.
+        trials = study.get_trials(deepcopy=False)
+        excluded = _population.withdrawn(study)
+        reason = f"{_MAX_PARENT_ATTEMPTS} parents in a row had bad checkpoints"
+        for _ in range(_MAX_PARENT_ATTEMPTS):
+            population = _population.population(
+                trials, study.directions, self._decisions.get, excluded
+            )
+            if not population:
+                # Quietly: e.g. objectives that do not train networks (Optuna's own
+                # sampler tests) or initial trials still running.
+                return self._restart(rng), None
+            proposed = self._propose(trial, trials, population, rng)
+            if proposed is None:
+                reason = "no operator applies to any network of the population"
+                break
+            decision, (parent_trial, parent_decision) = proposed
+            try:
+                return decision, self._store.load(parent_trial, parent_decision.architecture)
+            except CheckpointError as error:
+                _population.mark_unreadable(study, parent_trial, error)
+                excluded.add(compat.trial_id(parent_trial))
+        warnings.warn(
+            f"{reason}; training an initial architecture from scratch",
+            LemonadeWarning,
+            stacklevel=5,
+        )
+        return self._restart(rng), None
+
+    def load_parent(self, study: Study, decision: Decision) -> GraphNetwork | None:
+        """The parent model of a stored child decision (a retry); None if unusable."""
+        assert decision.parent_trial_id is not None
+        parent_trial = compat.get_trial(compat.storage(study), decision.parent_trial_id)
+        parent_decision = self._decisions.get(parent_trial)
+        if parent_decision is None:
+            return None
+        try:
+            return self._store.load(parent_trial, parent_decision.architecture)
+        except CheckpointError as error:
+            _population.mark_unreadable(study, parent_trial, error)
+            return None
+
+    def _from_scratch(self, index: int, kind: DecisionKind, rng: np.random.Generator) -> Decision:
+        arch = self._initial[index]
+        return Decision(
+            kind=kind,
+            architecture=arch,
+            cheap_objectives=self._settings.evaluate(arch),
+            seed=int(rng.integers(0, 2**31 - 1)),
+        )
+
+    def _restart(self, rng: np.random.Generator) -> Decision:
+        return self._from_scratch(int(rng.integers(len(self._initial))), "restart", rng)
+
+    def _propose(
+        self,
+        trial: FrozenTrial,
+        trials: Sequence[FrozenTrial],
+        population: list[tuple[FrozenTrial, Decision]],
+        rng: np.random.Generator,
+    ) -> tuple[Decision, tuple[FrozenTrial, Decision]] | None:
+        parents = [t for t, _ in population]
+        made, running = _population.made_and_running(trials, trial, parents, self._decisions.get)
+        values = self._settings.values
+        proposal = propose_child(
+            self._settings,
+            [d.architecture for _, d in population],
+            np.array([values(d.architecture, d.cheap_objectives) for _, d in population]),
+            [values(d.architecture, d.cheap_objectives) for d in running],
+            made,
+            rng,
+        )
+        if proposal is None:
+            return None
+        parent = parents[proposal.parent]
+        decision = Decision(
+            kind="child",
+            architecture=proposal.architecture,
+            cheap_objectives=proposal.cheap_objectives,
+            seed=proposal.mutation.seed,
+            parent=parent.number,
+            parent_trial_id=compat.trial_id(parent),
+            mutation=proposal.mutation,
+        )
+        return decision, population[proposal.parent]
