@@ -17,8 +17,8 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 import pytest
 
-from optuna_lemonade.cli import _check_options
-from optuna_lemonade.cli import _parsers
+from optuna_lemonade.cli._arguments import check_options
+from optuna_lemonade.cli._arguments import parsers
 from tests.distributed.conftest import postgres_url  # noqa: F401  (a fixture)
 
 
@@ -138,10 +138,10 @@ def _command_lines() -> list[str]:
 def test_readme_search_commands_are_valid() -> None:
     commands = [line for line in _command_lines() if line.startswith("optuna-lemonade ")]
     assert commands
-    parser, search_parser = _parsers()
+    parser, search_parser = parsers()
     for command in commands:
         args = parser.parse_args(shlex.split(command)[1:])
-        _check_options(args, search_parser)  # exits on a refused option
+        check_options(args, search_parser)  # exits on a refused option
 
 
 def test_readme_install_extras_exist() -> None:

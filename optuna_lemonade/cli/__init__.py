@@ -1,0 +1,176 @@
+"""The ``optuna-lemonade`` command: run a complete LEMONADE search end to end."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+import os
+import signal
+import sys
+import time
+import warnings
+
+import optuna
+from optuna.artifacts import FileSystemArtifactStore
+from tqdm.auto import tqdm
+
+from optuna_lemonade.architecture import SearchSpace
+from optuna_lemonade.cli._arguments import check_options
+from optuna_lemonade.cli._arguments import DEFAULTS
+from optuna_lemonade.cli._arguments import parsers
+from optuna_lemonade.cli._environment import check_device
+from optuna_lemonade.cli._environment import check_writable_file
+from optuna_lemonade.cli._environment import display_url
+from optuna_lemonade.cli._environment import fail_trials_left_running
+from optuna_lemonade.cli._environment import load_study
+from optuna_lemonade.cli._environment import make_dir
+from optuna_lemonade.cli._environment import open_storage
+from optuna_lemonade.cli._environment import remove_dirs
+from optuna_lemonade.cli._environment import sqlite_file
+from optuna_lemonade.cli._report import format_count
+from optuna_lemonade.cli._report import report
+from optuna_lemonade.cli._signals import Interrupted
+from optuna_lemonade.cli._signals import quiet_interrupts
+from optuna_lemonade.cli._signals import SIGNAL_EXIT
+from optuna_lemonade.cli._signals import Stopper
+from optuna_lemonade.sampler import LemonadeSampler
+from optuna_lemonade.training import load_dataset
+
+
+def search(argv: Sequence[str] | None = None) -> int:
+    """Run ``optuna-lemonade search`` with ``argv``; return the exit status.
+
+    Problems found before training (options, device, output paths, data set, storage)
+    print ``search``'s usage and one line, and exit with status 2, leaving nothing behind.
+    SIGINT and SIGTERM stop the search cleanly (see :class:`Stopper`): exit status 130
+    or 143.
+    """
+    stopper = Stopper()
+    with stopper.installed(), quiet_interrupts(stopper):
+        return _search(argv, stopper)
+
+
+def _search(argv: Sequence[str] | None, stopper: Stopper) -> int:
+    parser, search_parser = parsers()
+    args = parser.parse_args(argv)
+    objectives = check_options(args, search_parser)
+    device = check_device(args.device, search_parser)
+    check_writable_file(args.plot, "--plot", search_parser)
+    defaults = DEFAULTS[args.dataset]
+    batch_size = int(args.batch_size or defaults["batch_size"])
+    initial_epochs = args.initial_epochs or defaults["initial_epochs"]
+    child_epochs = args.child_epochs or defaults["child_epochs"]
+    lr = args.lr or defaults["lr"]
+
+    # From here on, a problem undoes what this run made: the checkpoint directory and a
+    # new SQLite file.
+    made_dirs = make_dir(args.checkpoint_dir, "--checkpoint-dir", search_parser)
+    database = sqlite_file(args.storage)
+    new_file = database if database is not None and not database.exists() else None
+    storage: optuna.storages.RDBStorage | None = None
+    try:
+        try:
+            data = load_dataset(
+                args.dataset,
+                data_dir=args.data_dir,
+                download=args.download,
+                train_size=args.train_size,
+                seed=args.seed,
+            )
+        except (FileNotFoundError, ValueError) as error:
+            hint = (
+                ""
+                if args.download
+                else "; --data-dir DIR names a local copy, --download downloads it"
+            )
+            search_parser.error(f"--dataset {args.dataset}: {error}{hint}")
+        storage = open_storage(args, search_parser)
+        space = SearchSpace(data.input_shape, data.num_classes, max_params=args.max_params)
+        sampler = LemonadeSampler(
+            space,
+            # The density estimate runs over the cost objectives the study minimises.
+            cheap_objectives=[name for name in objectives if name != "error"] or ["params"],
+            artifact_store=FileSystemArtifactStore(args.checkpoint_dir),
+            n_proposals=args.n_proposals,
+            operators=args.operators,
+            seed=args.seed,
+        )
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study = load_study(args, search_parser, storage, sampler, objectives)
+    except BaseException:  # a usage error, or a signal
+        if storage is not None:
+            storage.remove_session()
+        if new_file is not None:
+            new_file.unlink(missing_ok=True)
+        remove_dirs(made_dirs)
+        raise
+    train_loader, val_loader, test_loader = data.loaders(batch_size=batch_size, seed=args.seed)
+    before = len(study.trials)
+    print(
+        f"study {study.study_name!r} in {display_url(args.storage)} ({before} trials so far), "
+        f"data {args.dataset} {data.input_shape} x {len(data.train)} train / "
+        f"{len(data.validation)} validation, device {device}, objectives "
+        f"{', '.join(objectives)}",
+        flush=True,
+    )
+    fail_trials_left_running(study, args.grace_period)
+
+    def objective(trial: optuna.Trial) -> list[float]:
+        stopper.in_objective = trial.number
+        try:
+            stopper.check()
+            child = sampler.child(trial)
+            epochs = initial_epochs if child.parent is None else child_epochs
+            start = time.perf_counter()
+            error = child.fit(train_loader, val_loader, epochs=epochs, lr=lr, device=device)
+        finally:
+            stopper.in_objective = None
+        values = {"error": error, **child.cheap_objectives}
+        origin = "from scratch" if child.parent is None else f"{child.operator} of {child.parent}"
+        costs = "  ".join(
+            f"{name} {format_count(values[name]):>7}" for name in objectives if name != "error"
+        )
+        tqdm.write(
+            f"trial {trial.number:4d}  error {error:.4f}  {costs}  {origin:28} "
+            f"{time.perf_counter() - start:5.1f} s"
+        )
+        return [values[name] for name in objectives]
+
+    status = 0
+    try:
+        stopper.in_optimize = True
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.optimize(
+                objective,
+                n_trials=args.trials,
+                timeout=None if args.minutes is None else args.minutes * 60,
+                show_progress_bar=not args.quiet,
+                catch=(RuntimeError, ValueError),
+                callbacks=[stopper.callback],
+            )
+    except Interrupted:
+        pass  # Optuna marked the running trial FAIL before re-raising
+    finally:
+        stopper.in_optimize = False
+    if stopper.signum is not None:
+        status = SIGNAL_EXIT[signal.Signals(stopper.signum)]
+        marked = (
+            "" if stopper.stopped_trial is None else f"; trial {stopper.stopped_trial} marked FAIL"
+        )
+        print(f"\nstopped by {signal.Signals(stopper.signum).name}{marked}", flush=True)
+    problem = report(args, study, sampler, objectives, before, test_loader, device, stopper)
+    return status or problem
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``optuna-lemonade`` command."""
+    try:
+        return search(argv)
+    except BrokenPipeError:  # the output went to a pager or ``head`` that closed
+        # Python would complain again when flushing stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except KeyboardInterrupt as error:  # a signal before or after the search itself
+        signum = error.signum if isinstance(error, Interrupted) else signal.SIGINT
+        print(f"\nstopped by {signal.Signals(signum).name}", file=sys.stderr)
+        return SIGNAL_EXIT[signal.Signals(signum)]

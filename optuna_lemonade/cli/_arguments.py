@@ -1,0 +1,202 @@
+"""The search command's arguments: parser, per-data-set defaults, checks of the values."""
+
+from __future__ import annotations
+
+import argparse
+
+from optuna_lemonade.morphisms import OPERATORS
+from optuna_lemonade.training import DATASETS
+
+
+OBJECTIVES = ("error", "params", "macs")
+
+# Per data set: batch size, epochs of initial networks, epochs of children, learning rate.
+DEFAULTS: dict[str, dict[str, float]] = {
+    "digits": {"batch_size": 32, "initial_epochs": 10, "child_epochs": 4, "lr": 0.05},
+    "fashion-mnist": {"batch_size": 128, "initial_epochs": 3, "child_epochs": 2, "lr": 0.05},
+    "cifar10": {"batch_size": 128, "initial_epochs": 5, "child_epochs": 2, "lr": 0.05},
+}
+
+
+# Exit statuses of a run stopped by a signal, as a shell reports them (128 + signal).
+def per_dataset(key: str) -> str:
+    """``"32 for digits, 128 for fashion-mnist and cifar10"`` for the --help texts."""
+    groups: dict[str, list[str]] = {}
+    for dataset, values in DEFAULTS.items():
+        value = values[key]
+        groups.setdefault(f"{value:g}", []).append(dataset)
+    if len(groups) == 1:
+        return f"default: {next(iter(groups))}"
+    parts = [f"{value} for {' and '.join(names)}" for value, names in groups.items()]
+    return "default: " + ", ".join(parts)
+
+
+def parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The top-level parser and the ``search`` sub-command's parser."""
+    parser = argparse.ArgumentParser(
+        prog="optuna-lemonade", description="LEMONADE neural architecture search on Optuna."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    search = commands.add_parser(
+        "search",
+        help="run (or continue) a search",
+        usage="optuna-lemonade search (--minutes M | --trials N) [options]",
+        description=(
+            "Run a LEMONADE search: train the initial networks, then children made by "
+            "network morphisms that inherit their parents' weights, until the budget ends. "
+            "Running it again with the same storage and study name continues the study. "
+            "Ctrl-C or SIGTERM stops it: the running trial is marked failed and the front "
+            "so far is printed and plotted."
+        ),
+    )
+    data = search.add_argument_group("data")
+    data.add_argument(
+        "--dataset", choices=DATASETS, default="digits", help="data set (default: digits)"
+    )
+    data.add_argument(
+        "--data-dir",
+        help="directory with a local copy of the data set (default: for fashion-mnist, the "
+        "Debian package's /usr/share/datasets/fashion-mnist; else a cache directory)",
+    )
+    data.add_argument(
+        "--download", action="store_true", help="download the data set if not found locally"
+    )
+    data.add_argument(
+        "--train-size",
+        type=int,
+        help="use only this many training images (default: all of the training split)",
+    )
+    budget = search.add_argument_group("budget (at least one; the first reached ends the run)")
+    budget.add_argument("--minutes", type=float, help="wall-clock budget of this run")
+    budget.add_argument("--trials", type=int, help="number of trials of this run")
+    output = search.add_argument_group("study and outputs")
+    output.add_argument(
+        "--storage",
+        default="sqlite:///lemonade.db",
+        help="Optuna RDB storage URL; postgresql:// needs optuna-lemonade[postgres] "
+        "(default: sqlite:///lemonade.db)",
+    )
+    output.add_argument("--study-name", help="study name (default: lemonade-<dataset>)")
+    output.add_argument(
+        "--checkpoint-dir",
+        default="lemonade-checkpoints",
+        help="directory of the networks' checkpoints (default: lemonade-checkpoints)",
+    )
+    output.add_argument(
+        "--plot",
+        default="lemonade-pareto.png",
+        help="Pareto-front plot file (default: lemonade-pareto.png)",
+    )
+    output.add_argument(
+        "--test", action="store_true", help="evaluate the final front once on the test split"
+    )
+    output.add_argument("--quiet", action="store_true", help="no progress bar")
+    output.add_argument(
+        "--heartbeat-interval",
+        type=float,
+        default=10.0,
+        help="seconds between a running trial's heartbeats (default: 10)",
+    )
+    output.add_argument(
+        "--grace-period",
+        type=float,
+        default=30.0,
+        help="a RUNNING trial without a heartbeat for this many seconds was left by a "
+        "stopped run and is marked failed (default: 30)",
+    )
+    searching = search.add_argument_group("search")
+    searching.add_argument(
+        "--objectives",
+        default="error,params",
+        help=f"comma-separated, all minimised, from {', '.join(OBJECTIVES)}; must include "
+        "error (default: error,params)",
+    )
+    searching.add_argument(
+        "--operators",
+        default=",".join(OPERATORS),
+        help="comma-separated morphism operators (default: all: " + ", ".join(OPERATORS) + ")",
+    )
+    searching.add_argument(
+        "--max-params",
+        type=int,
+        default=5_000_000,
+        help="largest network of the search space, in parameters (default: 5000000)",
+    )
+    searching.add_argument(
+        "--n-proposals",
+        type=int,
+        default=16,
+        help="candidate children proposed per trial, of which one is trained (default: 16)",
+    )
+    searching.add_argument(
+        "--seed", type=int, default=0, help="seed of the data split and decisions (default: 0)"
+    )
+    training = search.add_argument_group("training")
+    training.add_argument(
+        "--initial-epochs",
+        type=float,
+        help="epochs of the initial networks, from scratch ("
+        + per_dataset("initial_epochs")
+        + ")",
+    )
+    training.add_argument(
+        "--child-epochs",
+        type=float,
+        help="fine-tuning epochs of children (" + per_dataset("child_epochs") + ")",
+    )
+    training.add_argument(
+        "--batch-size", type=int, help="batch size (" + per_dataset("batch_size") + ")"
+    )
+    training.add_argument(
+        "--lr", type=float, help="initial learning rate (" + per_dataset("lr") + ")"
+    )
+    training.add_argument(
+        "--device",
+        default="auto",
+        help="auto, cpu, cuda, cuda:1, ... (default: auto, CUDA when available)",
+    )
+    return parser, search
+
+
+def check_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[str]:
+    """Check the options that need nothing outside; returns the objective names."""
+    if args.minutes is None and args.trials is None:
+        parser.error("give a budget: --minutes and/or --trials")
+    positive = {
+        "--minutes": args.minutes,
+        "--trials": args.trials,
+        "--initial-epochs": args.initial_epochs,
+        "--child-epochs": args.child_epochs,
+        "--lr": args.lr,
+        "--batch-size": args.batch_size,
+        "--train-size": args.train_size,
+        "--max-params": args.max_params,
+        "--n-proposals": args.n_proposals,
+        "--heartbeat-interval": args.heartbeat_interval,
+        "--grace-period": args.grace_period,
+    }
+    for name, value in positive.items():
+        # ``not value > 0`` also refuses NaN.
+        if value is not None and not value > 0:
+            parser.error(f"{name} must be positive, got {value}")
+    if not args.grace_period > args.heartbeat_interval:
+        parser.error(
+            f"--grace-period ({args.grace_period:g}) must be longer than --heartbeat-interval "
+            f"({args.heartbeat_interval:g})"
+        )
+    objectives = [name.strip() for name in args.objectives.split(",") if name.strip()]
+    unknown = [name for name in objectives if name not in OBJECTIVES]
+    if unknown or "error" not in objectives or len(set(objectives)) != len(objectives):
+        parser.error(
+            f"--objectives must list distinct names from {', '.join(OBJECTIVES)} including "
+            f"error, got {args.objectives!r}"
+        )
+    operators = [name.strip() for name in args.operators.split(",") if name.strip()]
+    unknown = [name for name in operators if name not in OPERATORS]
+    if not operators or unknown:
+        parser.error(
+            f"--operators: unknown {', '.join(unknown) or '(none given)'}; choose from "
+            f"{', '.join(OPERATORS)}"
+        )
+    args.operators = operators
+    return objectives

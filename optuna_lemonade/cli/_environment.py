@@ -1,0 +1,184 @@
+"""Checks and set-up against the machine before training: device, output paths, storage."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import pathlib
+import tempfile
+import warnings
+
+import optuna
+from optuna.trial import TrialState
+import sqlalchemy.engine
+import torch
+
+from optuna_lemonade.sampler import LemonadeSampler
+from optuna_lemonade.training import default_device
+
+
+def check_device(name: str, parser: argparse.ArgumentParser) -> torch.device:
+    """The device to train on, after a tensor was placed on it."""
+    if name == "auto":
+        return default_device()
+    try:
+        device = torch.device(name)
+        # The one check that covers every device type: put something on it.
+        torch.empty(1, device=device)
+    except (RuntimeError, AssertionError, ValueError) as error:
+        # torch raises AssertionError("Torch not compiled with CUDA enabled") on CPU builds.
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        available = "cuda" if torch.cuda.is_available() else "no CUDA device here"
+        parser.error(f"--device {name}: not usable ({reason}); use cpu or auto ({available})")
+    return device
+
+
+def check_writable_file(path: str, option: str, parser: argparse.ArgumentParser) -> None:
+    target = pathlib.Path(path)
+    if target.is_dir():
+        parser.error(f"{option} {path}: is a directory, give a file name")
+    folder = target.parent
+    if not folder.is_dir():
+        parser.error(f"{option} {path}: directory {folder} does not exist")
+    # A real write, not os.access: root passes os.access on a read-only directory.
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+        if target.exists():
+            with open(target, "ab"):
+                pass
+    except OSError as error:
+        parser.error(f"{option} {path}: not writable ({error.strerror})")
+
+
+def make_dir(path: str, option: str, parser: argparse.ArgumentParser) -> list[pathlib.Path]:
+    """Make the directory and check that it takes files; returns the folders it made."""
+    target = pathlib.Path(path).absolute()
+    made = []
+    folder = target
+    while not folder.exists():
+        made.append(folder)  # deepest first, the order to remove them in
+        folder = folder.parent
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=target):
+            pass
+    except OSError as error:
+        remove_dirs(made)
+        reason = "exists and is not a directory" if target.is_file() else error.strerror
+        parser.error(f"{option} {path}: cannot write files there ({reason})")
+    return made
+
+
+def remove_dirs(folders: list[pathlib.Path]) -> None:
+    for folder in folders:
+        with contextlib.suppress(OSError):  # not empty, or already gone
+            folder.rmdir()
+
+
+def first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith("(Background on this error")]
+    return lines[0] if lines else type(error).__name__
+
+
+def display_url(url: str) -> str:
+    """The storage URL with any password hidden."""
+    try:
+        return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL at all: show it as given
+        return url
+
+
+def sqlite_file(url: str) -> pathlib.Path | None:
+    try:
+        parsed = sqlalchemy.engine.make_url(url)
+    except Exception:
+        return None
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    return None if parsed.database == ":memory:" else pathlib.Path(parsed.database)
+
+
+def open_storage(
+    args: argparse.Namespace, parser: argparse.ArgumentParser
+) -> optuna.storages.RDBStorage:
+    """The RDB storage with heartbeats, or a usage error naming the problem."""
+    shown = display_url(args.storage)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                args.storage,
+                heartbeat_interval=int(max(1, round(args.heartbeat_interval))),
+                grace_period=int(max(2, round(args.grace_period))),
+            )
+    except ImportError:
+        if args.storage.startswith("postgresql"):
+            hint = (
+                "install the PostgreSQL driver with pip install 'optuna-lemonade[postgres]' "
+                "(psycopg 3, which postgresql:// URLs use), or name the driver you have, "
+                "e.g. postgresql+psycopg2://"
+            )
+        else:
+            hint = "install the database driver this URL names"
+        parser.error(f"--storage {shown}: its database driver is not installed; {hint}")
+    except Exception as error:  # SQLAlchemy's errors: bad URL, unreachable server, ...
+        parser.error(f"--storage {shown}: cannot open it: {first_line(error)}")
+
+
+def load_study(
+    args: argparse.Namespace,
+    parser: argparse.ArgumentParser,
+    storage: optuna.storages.RDBStorage,
+    sampler: LemonadeSampler,
+    objectives: list[str],
+) -> optuna.Study:
+    study_name = args.study_name or f"lemonade-{args.dataset}"
+    try:
+        study = optuna.create_study(
+            storage=storage,
+            study_name=study_name,
+            directions=["minimize"] * len(objectives),
+            sampler=sampler,
+            load_if_exists=True,
+        )
+    except Exception as error:  # e.g. a study of that name with other directions
+        parser.error(f"study {study_name!r}: {first_line(error)}")
+    stored = study.user_attrs.get("lemonade_objectives")
+    if stored is None:
+        study.set_user_attr("lemonade_objectives", objectives)
+        study.set_user_attr("lemonade_dataset", args.dataset)
+    elif stored != objectives or study.user_attrs.get("lemonade_dataset") != args.dataset:
+        dataset = study.user_attrs.get("lemonade_dataset")
+        parser.error(
+            f"study {study_name!r} searches {dataset} with objectives {','.join(stored)}; this "
+            f"run asks for {args.dataset} with {','.join(objectives)}: use another --study-name"
+        )
+    return study
+
+
+def fail_trials_left_running(study: optuna.Study, grace_period: float) -> None:
+    """Fail, with a line each, the trials a stopped earlier run left RUNNING."""
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    if not running:
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL, TrialState.RUNNING)):
+        if trial.number not in {t.number for t in running}:
+            continue
+        if trial.state == TrialState.FAIL:
+            print(
+                f"trial {trial.number} was left RUNNING by a run that stopped (no heartbeat "
+                f"for {grace_period:g} s): marked FAIL",
+                flush=True,
+            )
+        else:
+            print(
+                f"trial {trial.number} is RUNNING: in another process, or in a run stopped "
+                f"less than {grace_period:g} s ago (it is marked FAIL once its heartbeat is "
+                f"{grace_period:g} s old)",
+                flush=True,
+            )

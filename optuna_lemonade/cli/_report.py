@@ -1,0 +1,120 @@
+"""The end of a run: the Pareto front as a table, the plot, the exit status."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+import sys
+from typing import Any
+import warnings
+
+import optuna
+from optuna.trial import FrozenTrial
+from optuna.trial import TrialState
+import torch
+
+from optuna_lemonade.cli._environment import display_url
+from optuna_lemonade.cli._signals import Stopper
+from optuna_lemonade.sampler import LemonadeSampler
+from optuna_lemonade.training import evaluate
+
+
+def format_count(value: float) -> str:
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if value >= size:
+            return f"{value / size:.1f}{unit}"
+    return f"{value:.0f}"
+
+
+def front_table(
+    front: Sequence[FrozenTrial], objectives: list[str], test_errors: dict[int, float]
+) -> str:
+    header = ["trial", *objectives, "test error" if test_errors else None, "origin"]
+    rows = [[h for h in header if h is not None]]
+    for trial in sorted(front, key=lambda t: t.values[objectives.index("error")]):
+        values = dict(zip(objectives, trial.values, strict=True))
+        cells = [str(trial.number)]
+        for name in objectives:
+            cells.append(f"{values[name]:.4f}" if name == "error" else format_count(values[name]))
+        if test_errors:
+            cells.append(f"{test_errors[trial.number]:.4f}")
+        parent = trial.user_attrs.get("lemonade_parent")
+        operator = trial.user_attrs.get("lemonade_operator")
+        cells.append("from scratch" if parent is None else f"{operator} of {parent}")
+        rows.append(cells)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows
+    )
+
+
+def plot(study: optuna.Study, objectives: list[str], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        axes = optuna.visualization.matplotlib.plot_pareto_front(study, target_names=objectives)
+    if len(objectives) == 2:
+        for index, name in enumerate(objectives):
+            if name != "error":
+                (axes.set_xscale if index == 0 else axes.set_yscale)("log")
+    axes.set_title(f"{study.study_name}: Pareto front")
+    figure = axes.get_figure(root=True)
+    assert figure is not None
+    figure.tight_layout()
+    try:
+        figure.savefig(path, dpi=120)
+    finally:
+        plt.close(figure)
+
+
+def report(
+    args: argparse.Namespace,
+    study: optuna.Study,
+    sampler: LemonadeSampler,
+    objectives: list[str],
+    before: int,
+    test_loader: Any,
+    device: torch.device,
+    stopper: Stopper,
+) -> int:
+    """Print the front, write the plot; 1 if that failed or every trial of the run failed."""
+    this_run = study.get_trials(deepcopy=False)[before:]
+    finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    failed = sum(t.state == TrialState.FAIL for t in this_run)
+    front = study.best_trials
+    test_errors: dict[int, float] = {}
+    if args.test and front and stopper.signum is None:
+        for trial in front:
+            test_errors[trial.number] = evaluate(
+                sampler.load_model(trial), test_loader, device=device
+            )
+    print(
+        f"\n{len(this_run)} trials this run ({failed} failed), "
+        f"{len(finished)} complete in the study; Pareto front ({len(front)}):"
+    )
+    print(front_table(front, objectives, test_errors))
+    if args.test and stopper.signum is not None:
+        print("(--test skipped: the run was stopped; run again with --trials 1 --test)")
+    status = 0
+    if finished:
+        try:
+            plot(study, objectives, args.plot)
+            print(f"\nplot: {args.plot}")
+        except OSError as error:
+            print(f"optuna-lemonade: cannot write --plot {args.plot}: {error}", file=sys.stderr)
+            status = 1
+    print(
+        f"dashboard: optuna-dashboard {display_url(args.storage)} --artifact-dir "
+        f"{args.checkpoint_dir}"
+    )
+    if stopper.signum is None and this_run and failed == len(this_run):
+        print(
+            f"optuna-lemonade: all {failed} trials of this run failed (see the messages above)",
+            file=sys.stderr,
+        )
+        status = 1
+    return status

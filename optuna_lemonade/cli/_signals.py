@@ -1,0 +1,102 @@
+"""Ctrl-C and SIGTERM: stopping a search cleanly, with the running trial marked FAIL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+import contextlib
+import logging
+import signal
+import types
+
+import optuna
+from optuna.trial import FrozenTrial
+
+
+SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+class Interrupted(KeyboardInterrupt):
+    """Raised in the objective by Ctrl-C or SIGTERM; Optuna then marks the trial FAIL.
+
+    A ``KeyboardInterrupt`` because that is what ``study.optimize`` fails the running trial
+    for and then re-raises, whatever ``catch`` says.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class Stopper:
+    """Turns SIGINT and SIGTERM into a clean stop of ``study.optimize``.
+
+    In the objective (training: seconds to minutes) a signal raises :class:`Interrupted`
+    at once. Elsewhere inside ``optimize`` (the sampler choosing a child, Optuna recording a
+    trial: milliseconds) raising could leave a trial RUNNING, so the signal is noted and the
+    next objective call or the end-of-trial callback stops the study. Outside ``optimize``
+    it raises at once.
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.in_optimize = False
+        self.in_objective: int | None = None  # the number of the trial being trained
+        self.stopped_trial: int | None = None
+
+    def handle(self, signum: int, frame: types.FrameType | None) -> None:
+        first = self.signum is None
+        self.signum = signum
+        if self.in_objective is not None or not self.in_optimize or not first:
+            self.stopped_trial = self.in_objective
+            raise Interrupted(signum)
+
+    def check(self) -> None:
+        if self.signum is not None:
+            self.stopped_trial = self.in_objective
+            raise Interrupted(self.signum)
+
+    def callback(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        if self.signum is not None:
+            study.stop()
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        previous = {s: signal.signal(s, self.handle) for s in SIGNAL_EXIT}
+        try:
+            yield
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+
+class DropInterruptLogs(logging.Filter):
+    """Optuna logs a stopped trial's failure with a traceback; one line of ours says it."""
+
+    def __init__(self, stopper: Stopper) -> None:
+        super().__init__()
+        self._stopper = stopper
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], Interrupted):
+            return False
+        trial = self._stopper.stopped_trial
+        return trial is None or not record.getMessage().startswith(f"Trial {trial} failed")
+
+
+@contextlib.contextmanager
+def quiet_interrupts(stopper: Stopper) -> Iterator[None]:
+    # On Optuna's loggers themselves, not their handlers: the progress bar swaps in a
+    # handler of its own while it runs.
+    loggers = [
+        logger
+        for name, logger in logging.Logger.manager.loggerDict.items()
+        if (name == "optuna" or name.startswith("optuna.")) and isinstance(logger, logging.Logger)
+    ]
+    drop = DropInterruptLogs(stopper)
+    for logger in loggers:
+        logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(drop)
