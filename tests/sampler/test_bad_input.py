@@ -6,9 +6,11 @@ import math
 import pathlib
 
 import optuna
+from optuna.artifacts import FileSystemArtifactStore
 from optuna.trial import TrialState
 import pytest
 
+from optuna_lemonade import SearchSpace
 from optuna_lemonade.checkpoints import CHECKPOINT_KEY
 from optuna_lemonade.sampler import DECISION_KEY
 from optuna_lemonade.sampler import LemonadeSampler
@@ -95,3 +97,18 @@ def test_an_invalid_stored_decision_is_ignored_with_a_warning(space, store, data
 def test_bad_heartbeat_options(space, kwargs, message) -> None:
     with pytest.raises(ValueError, match=message):
         LemonadeSampler(space, **kwargs)
+
+
+def test_the_default_artifact_store_announces_its_directory(
+    space: SearchSpace,
+    tmp_path: pathlib.Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    optuna.logging.set_verbosity(optuna.logging.INFO)
+    LemonadeSampler(space)
+    assert f"checkpoints go to {tmp_path / 'lemonade-checkpoints'}" in capfd.readouterr().err
+    LemonadeSampler(space, artifact_store=FileSystemArtifactStore(tmp_path))
+    assert "checkpoints go to" not in capfd.readouterr().err
+    assert not (tmp_path / "lemonade-checkpoints").exists()  # made on the first save only
