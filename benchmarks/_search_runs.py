@@ -11,7 +11,7 @@ from typing import Any
 
 from _parametric import parametric_architecture
 from _parametric import reference_architectures
-from _search_summary import hypervolume
+from _search_summary import hypervolume_curves
 import numpy as np
 import optuna
 from optuna.artifacts import FileSystemArtifactStore
@@ -151,18 +151,16 @@ class Run:
                 model = from_bytes((self.directory / f"{entry['number']}.pt").read_bytes())
             entry["test_error"] = evaluate(model, self.test, device=self.config.device)
         grid = np.linspace(0, self.config.budget, 101)
-        curve = [
-            hypervolume([t["values"] for t in counted if t["seconds"] <= s], self.objectives)
-            for s in grid
-        ]
+        curves = hypervolume_curves(trials, self.objectives, grid)
         return {
             "method": self.method,
             "seed": self.seed,
             "wall_seconds": elapsed,
             "trials": trials,
             "front": front,
-            "hypervolume_curve": {"seconds": grid.tolist(), "hypervolume": curve},
-            "final_hypervolume": curve[-1],
+            "hypervolume_curve": {"seconds": grid.tolist(), **curves},
+            "final_hypervolume": curves["hypervolume"][-1],
+            "final_useful_hypervolume": curves["useful_hypervolume"][-1],
         }
 
 

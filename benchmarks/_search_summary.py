@@ -25,15 +25,51 @@ def normalise(values: np.ndarray, objectives: list[str]) -> np.ndarray:
 def hypervolume(values: list[list[float]], objectives: list[str]) -> float:
     if not values:
         return 0.0
-    # Imported here: moocore is the benchmarks' extra, and the summary (and its tests,
-    # which run with the test extra only) needs no hypervolume.
+    # Imported here: the summary and the plots need no hypervolume and run without it.
     import moocore
 
     points = normalise(np.array(values), objectives)
     return float(moocore.hypervolume(points, ref=np.ones(len(objectives))))
 
 
-SIZE_CAPS = {"10k": 1e4, "100k": 1e5, "any": float("inf")}
+# Hypervolume of useful networks only: error below 20 % (scaled to [0, 1]), parameters
+# from 1k (log10 3..7) and multiply-adds from 100k (log10 5..9); networks outside count
+# as nothing. A second view next to the log-scaled hypervolume, which tiny networks of
+# high error inflate.
+USEFUL_ERROR = 0.20
+USEFUL_LOG_RANGES = {"params": (3.0, 7.0), "macs": (5.0, 9.0)}
+
+
+def useful_hypervolume(values: list[list[float]], objectives: list[str]) -> float:
+    useful = [v for v in values if v[0] <= USEFUL_ERROR]
+    if not useful:
+        return 0.0
+    import moocore  # see hypervolume()
+
+    points = np.array(useful, dtype=float)
+    points[:, 0] /= USEFUL_ERROR
+    for column, name in enumerate(objectives):
+        if name in USEFUL_LOG_RANGES:
+            low, high = USEFUL_LOG_RANGES[name]
+            points[:, column] = (np.log10(np.maximum(points[:, column], 1.0)) - low) / (high - low)
+    points = np.clip(points, 0.0, 1.0)
+    return float(moocore.hypervolume(points, ref=np.ones(len(objectives))))
+
+
+def hypervolume_curves(
+    trials: list[dict[str, Any]], objectives: list[str], grid: np.ndarray
+) -> dict[str, list[float]]:
+    """Both hypervolumes of the trials finished in the budget by each time of ``grid``."""
+    counted = [t for t in trials if t["within_budget"]]
+    curves: dict[str, list[float]] = {"hypervolume": [], "useful_hypervolume": []}
+    for seconds in grid:
+        values = [t["values"] for t in counted if t["seconds"] <= seconds]
+        curves["hypervolume"].append(hypervolume(values, objectives))
+        curves["useful_hypervolume"].append(useful_hypervolume(values, objectives))
+    return curves
+
+
+SIZE_CAPS = {"5k": 5e3, "10k": 1e4, "25k": 2.5e4, "100k": 1e5, "any": float("inf")}
 
 
 def best_error_by_size(
@@ -78,32 +114,75 @@ def best_error_by_size(
     return result
 
 
-def summarise(runs: list[dict[str, Any]], budget: float, objectives: list[str]) -> dict[str, Any]:
-    methods = sorted({r["method"] for r in runs}, key=METHODS.index)
+def _headline(
+    runs: list[dict[str, Any]], methods: list[str], budget: float, key: str
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Mean final values of curve ``key`` per method, and when LEMONADE's mean curve
+    reaches the strongest baseline's final value ({} without both)."""
     mean_curve = {
-        m: np.mean(
-            [r["hypervolume_curve"]["hypervolume"] for r in runs if r["method"] == m], axis=0
-        )
+        m: np.mean([r["hypervolume_curve"][key] for r in runs if r["method"] == m], axis=0)
         for m in methods
     }
     final = {m: float(mean_curve[m][-1]) for m in methods}
     grid = np.array(runs[0]["hypervolume_curve"]["seconds"])
     baselines = [m for m in methods if m in BASELINES]
-    headline: dict[str, Any] = {}
-    if "lemonade" in methods and baselines:
-        best = max(baselines, key=final.__getitem__)
-        reached = np.nonzero(mean_curve["lemonade"] >= final[best])[0]
-        headline = {
-            "best_baseline": best,
-            "best_baseline_final_hypervolume": final[best],
-            "lemonade_final_hypervolume": final["lemonade"],
-            "lemonade_seconds_to_reach_it": float(grid[reached[0]]) if len(reached) else None,
-            "fraction_of_budget": float(grid[reached[0]] / budget) if len(reached) else None,
+    if "lemonade" not in methods or not baselines:
+        return final, {}
+    best = max(baselines, key=final.__getitem__)
+    # A baseline that ends at 0 found nothing that counts: there is nothing to reach.
+    target = final[best] if final[best] > 0 else np.inf
+    reached = np.nonzero(mean_curve["lemonade"] >= target)[0]
+    per_seed = []
+    for run in (r for r in runs if r["method"] == "lemonade"):
+        hit = np.nonzero(np.array(run["hypervolume_curve"][key]) >= target)[0]
+        per_seed.append(float(grid[hit[0]] / budget) if len(hit) else None)
+    return final, {
+        "best_baseline": best,
+        "best_baseline_final_hypervolume": final[best],
+        "lemonade_final_hypervolume": final["lemonade"],
+        "lemonade_seconds_to_reach_it": float(grid[reached[0]]) if len(reached) else None,
+        "fraction_of_budget": float(grid[reached[0]] / budget) if len(reached) else None,
+        "fraction_of_budget_per_seed": per_seed,
+    }
+
+
+def strongest_baseline_by_size(by_size: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Per size cap: the baseline with the lowest mean validation error, and LEMONADE's
+    error minus it (negative: LEMONADE is better)."""
+    result: dict[str, Any] = {}
+    for cap in SIZE_CAPS:
+        errors = {
+            m: entry[cap]["mean_validation_error"]
+            for m, entry in by_size.items()
+            if m in BASELINES and entry[cap]["mean_validation_error"] is not None
         }
+        if not errors:
+            result[cap] = None
+            continue
+        best = min(errors, key=errors.__getitem__)
+        lemonade = by_size.get("lemonade", {}).get(cap, {}).get("mean_validation_error")
+        result[cap] = {
+            "baseline": best,
+            "baseline_validation_error": errors[best],
+            "lemonade_minus_baseline": None if lemonade is None else lemonade - errors[best],
+        }
+    return result
+
+
+def summarise(runs: list[dict[str, Any]], budget: float, objectives: list[str]) -> dict[str, Any]:
+    methods = sorted({r["method"] for r in runs}, key=METHODS.index)
+    final, headline = _headline(runs, methods, budget, "hypervolume")
+    useful: dict[str, Any] = {}
+    if all("useful_hypervolume" in r["hypervolume_curve"] for r in runs):
+        useful_final, useful_headline = _headline(runs, methods, budget, "useful_hypervolume")
+        useful = {"mean_final": useful_final, "headline": useful_headline}
+    by_size = best_error_by_size(runs, objectives)
     return {
         "mean_final_hypervolume": final,
         "headline": headline,
-        "best_error_by_size": best_error_by_size(runs, objectives),
+        "useful_hypervolume": useful,
+        "best_error_by_size": by_size,
+        "strongest_baseline_by_size": strongest_baseline_by_size(by_size),
         "trials_within_budget": {
             m: float(
                 np.mean(
@@ -140,7 +219,23 @@ def report(summary: dict[str, Any]) -> None:
                 f"hypervolume ({headline['best_baseline_final_hypervolume']:.4f}); its own "
                 f"final is {headline['lemonade_final_hypervolume']:.4f}"
             )
-    print("best validation / test error (mean over seeds) with at most 10k / 100k / any params:")
+    useful = summary.get("useful_hypervolume") or {}
+    if useful.get("headline"):
+        line = useful["headline"]
+        fraction = line["fraction_of_budget"]
+        if line["best_baseline_final_hypervolume"] <= 0:
+            fraction = None  # printed as "never": no baseline has a useful network
+        print(
+            "useful-network hypervolume (error <= 20 %, params from 1k): "
+            + ", ".join(f"{m} {v:.4f}" for m, v in useful["mean_final"].items())
+            + f"; LEMONADE reaches {line['best_baseline']}'s final "
+            + ("never" if fraction is None else f"after {fraction:.2f} of the budget")
+        )
+    print(
+        "best validation / test error (mean over seeds) with at most "
+        + " / ".join(SIZE_CAPS)
+        + " params:"
+    )
     for method, entry in summary["best_error_by_size"].items():
         cells = [
             "-"
@@ -149,3 +244,14 @@ def report(summary: dict[str, Any]) -> None:
             for cap in SIZE_CAPS
         ]
         print(f"  {method:17} " + "  ".join(f"{c:>13}" for c in cells))
+    print("strongest baseline by size (validation error; LEMONADE minus it):")
+    for cap, entry in summary.get("strongest_baseline_by_size", {}).items():
+        if entry is None:
+            print(f"  {cap:>5}: no baseline network")
+            continue
+        gap = entry["lemonade_minus_baseline"]
+        difference = "-" if gap is None else f"{100 * gap:+.2f} points"
+        print(
+            f"  {cap:>5}: {entry['baseline']} {entry['baseline_validation_error']:.4f}, "
+            f"LEMONADE {difference}"
+        )

@@ -40,10 +40,12 @@ from _common import write_json
 from _search_plots import plot
 from _search_runs import Run
 from _search_runs import train_references
+from _search_summary import hypervolume_curves
 from _search_summary import LOG_RANGES
 from _search_summary import METHODS
 from _search_summary import report
 from _search_summary import summarise
+import numpy as np
 import optuna
 
 from optuna_lemonade.training import load_dataset
@@ -54,6 +56,12 @@ def replot(path: pathlib.Path) -> None:
     results = json.loads(path.read_text())
     config = argparse.Namespace(**results["config"])
     config.output_dir = path.parent
+    for run in results["runs"]:  # results from before the useful-network hypervolume
+        if "useful_hypervolume" not in run["hypervolume_curve"]:
+            grid = np.array(run["hypervolume_curve"]["seconds"])
+            curves = hypervolume_curves(run["trials"], results["objectives"], grid)
+            run["hypervolume_curve"]["useful_hypervolume"] = curves["useful_hypervolume"]
+            run["final_useful_hypervolume"] = curves["useful_hypervolume"][-1]
     results["summary"] = summarise(results["runs"], config.budget, results["objectives"])
     report(results["summary"])
     path.write_text(json.dumps(results, indent=1))

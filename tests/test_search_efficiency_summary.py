@@ -28,6 +28,7 @@ def _run(method: str, seed: int, front: list[tuple[float, float, float]]) -> dic
         "hypervolume_curve": {
             "seconds": [0.0, 30.0, 60.0],
             "hypervolume": [0.0, 0.3 + 0.1 * seed, 0.5 + 0.1 * seed],
+            "useful_hypervolume": [0.0, 0.1 + 0.1 * seed, 0.2 + 0.1 * seed],
         },
         "final_hypervolume": 0.5 + 0.1 * seed,
     }
@@ -56,12 +57,40 @@ def test_best_error_by_size_takes_the_lowest_error_under_each_cap() -> None:
     assert table["tpe"]["100k"]["mean_validation_error"] == pytest.approx(0.15)
 
 
+def test_the_strongest_baseline_is_found_per_size_cap() -> None:
+    runs = [
+        _run("lemonade", 0, [(0.20, 4_000, 0.21), (0.10, 90_000, 0.11)]),
+        _run("tpe", 0, [(0.18, 4_500, 0.19), (0.12, 20_000, 0.13)]),
+        _run("random", 0, [(0.17, 9_000, 0.18)]),
+    ]
+    by_size = _search_summary.best_error_by_size(runs, ["error", "params"])
+    strongest = _search_summary.strongest_baseline_by_size(by_size)
+    assert strongest["5k"]["baseline"] == "tpe"
+    assert strongest["5k"]["lemonade_minus_baseline"] == pytest.approx(0.20 - 0.18)
+    assert strongest["10k"]["baseline"] == "random"  # 0.17 at 9k beats tpe's 0.18
+    assert strongest["25k"]["baseline"] == "tpe"
+    assert strongest["100k"]["lemonade_minus_baseline"] == pytest.approx(0.10 - 0.12)
+
+
+def test_useful_hypervolume_counts_only_useful_networks() -> None:
+    # error / 0.2 and (log10 params - 3) / 4: (0.10, 10k) -> (0.5, 0.25), (0.05, 100k) ->
+    # (0.25, 0.5); the union of their boxes up to (1, 1) is 0.375 + 0.375 - 0.25.
+    objectives = ["error", "params"]
+    assert _search_summary.useful_hypervolume([[0.10, 1e4]], objectives) == pytest.approx(0.375)
+    both = [[0.10, 1e4], [0.05, 1e5]]
+    assert _search_summary.useful_hypervolume(both, objectives) == pytest.approx(0.5)
+    # Networks above 20 % error count for nothing, however small.
+    assert _search_summary.useful_hypervolume([*both, [0.3, 50]], objectives) == pytest.approx(0.5)
+    assert _search_summary.useful_hypervolume([[0.3, 50]], objectives) == 0.0
+
+
 def test_replot_rewrites_the_summary_and_draws(tmp_path: pathlib.Path) -> None:
     runs = [
         _run("lemonade", 0, [(0.2, 1_000, 0.21), (0.1, 50_000, 0.11)]),
         _run("tpe", 0, [(0.15, 20_000, 0.16)]),
     ]
     runs[1]["hypervolume_curve"]["hypervolume"] = [0.0, 0.1, 0.4]
+    runs[1]["hypervolume_curve"]["useful_hypervolume"] = [0.0, 0.25, 0.25]
     path = tmp_path / "results.json"
     config = {"budget": 60.0, "dataset": "synthetic", "reference_epochs": 1.0}
     path.write_text(
@@ -81,5 +110,18 @@ def test_replot_rewrites_the_summary_and_draws(tmp_path: pathlib.Path) -> None:
     assert summary["headline"]["best_baseline"] == "tpe"
     assert summary["headline"]["fraction_of_budget"] == pytest.approx(1.0)
     assert summary["best_error_by_size"]["lemonade"]["100k"]["mean_test_error"] == 0.11
+    # lemonade's useful curve (0.0, 0.1, 0.2) never reaches tpe's final 0.25.
+    useful = summary["useful_hypervolume"]["headline"]
+    assert useful["best_baseline"] == "tpe" and useful["fraction_of_budget"] is None
     assert (tmp_path / "results_hypervolume.png").stat().st_size > 0
     assert (tmp_path / "results_fronts.png").stat().st_size > 0
+
+
+def test_a_baseline_with_nothing_useful_is_not_reached_at_time_zero() -> None:
+    runs = [_run("lemonade", 0, [(0.5, 1_000, 0.5)]), _run("tpe", 0, [(0.6, 2_000, 0.6)])]
+    for run in runs:
+        run["hypervolume_curve"]["useful_hypervolume"] = [0.0, 0.0, 0.0]
+    summary = _search_summary.summarise(runs, 60.0, ["error", "params"])
+    headline = summary["useful_hypervolume"]["headline"]
+    assert headline["fraction_of_budget"] is None
+    assert headline["fraction_of_budget_per_seed"] == [None]
