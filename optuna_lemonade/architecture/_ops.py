@@ -175,6 +175,22 @@ def _input_forward(
     raise AssertionError("the input node is not computed")  # pragma: no cover
 
 
+def _pooling(name: str, pool: Callable[[torch.Tensor, int], torch.Tensor]) -> OpKind:
+    """``kernel_size x kernel_size`` pooling with stride ``kernel_size``, by ``pool``."""
+    return OpKind(
+        name=name,
+        attributes=("kernel_size",),
+        min_inputs=1,
+        max_inputs=1,
+        input_rank=3,
+        kernel="pooling",
+        output_shape=_pool_shape,
+        nonnegative="if_inputs",
+        width="follows",
+        forward=lambda node, inputs, module: pool(inputs[0], _int(node.kernel_size)),
+    )
+
+
 OP_KINDS: dict[str, OpKind] = {
     kind.name: kind
     for kind in [
@@ -263,30 +279,8 @@ OP_KINDS: dict[str, OpKind] = {
             width="follows",
             forward=lambda node, inputs, module: F.relu(inputs[0]),
         ),
-        OpKind(
-            name="maxpool",
-            attributes=("kernel_size",),
-            min_inputs=1,
-            max_inputs=1,
-            input_rank=3,
-            kernel="pooling",
-            output_shape=_pool_shape,
-            nonnegative="if_inputs",
-            width="follows",
-            forward=lambda node, inputs, module: F.max_pool2d(inputs[0], _int(node.kernel_size)),
-        ),
-        OpKind(
-            name="avgpool",
-            attributes=("kernel_size",),
-            min_inputs=1,
-            max_inputs=1,
-            input_rank=3,
-            kernel="pooling",
-            output_shape=_pool_shape,
-            nonnegative="if_inputs",
-            width="follows",
-            forward=lambda node, inputs, module: F.avg_pool2d(inputs[0], _int(node.kernel_size)),
-        ),
+        _pooling("maxpool", F.max_pool2d),
+        _pooling("avgpool", F.avg_pool2d),
         OpKind(
             name="add",
             attributes=(),

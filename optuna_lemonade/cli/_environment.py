@@ -166,16 +166,15 @@ def fail_trials_left_running(study: optuna.Study, grace_period: float) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL, TrialState.RUNNING)):
-        if trial.number not in {t.number for t in running}:
-            continue
+    now = study.get_trials(deepcopy=False)  # a study's trials are listed by number
+    for trial in (now[t.number] for t in running):
         if trial.state == TrialState.FAIL:
             print(
                 f"trial {trial.number} was left RUNNING by a run that stopped (no heartbeat "
                 f"for {grace_period:g} s): marked FAIL",
                 flush=True,
             )
-        else:
+        elif trial.state == TrialState.RUNNING:  # else another process finished it meanwhile
             print(
                 f"trial {trial.number} is RUNNING: in another process, or in a run stopped "
                 f"less than {grace_period:g} s ago (it is marked FAIL once its heartbeat is "

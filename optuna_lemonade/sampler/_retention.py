@@ -73,10 +73,10 @@ def release_unused(
 ) -> None:
     """Delete the checkpoints of the study's trials that can no longer be parents."""
     withdrawn = withdrawn_trials(study)
-    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    front = population(complete, study.directions, decision_of, withdrawn)
+    trials = study.get_trials(deepcopy=False)  # one read: population() keeps the COMPLETE
+    front = population(trials, study.directions, decision_of, withdrawn)
     checkpoints = releasable(
-        study.get_trials(deepcopy=False),
+        trials,
         {compat.trial_id(trial) for trial, _ in front},
         withdrawn,
         decision_of,
