@@ -9,9 +9,10 @@ import tempfile
 import time
 from typing import Any
 
-from _parametric import parametric_architecture
 from _parametric import reference_architectures
+from _parametric import SPACES
 from _search_summary import hypervolume_curves
+from _search_summary import parse_baseline
 import numpy as np
 import optuna
 from optuna.artifacts import FileSystemArtifactStore
@@ -29,6 +30,40 @@ from optuna_lemonade.sampler import pareto_front
 from optuna_lemonade.sampler import uniform
 from optuna_lemonade.training import evaluate
 from optuna_lemonade.training import fine_tune
+from optuna_lemonade.training import load_dataset
+
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "lemonade": {},
+    "lemonade-scratch": {"children_from_scratch": True},
+    "lemonade-uniform": {"uniform_selection": True},
+    "lemonade-lr02": {"child_lr": 0.02},
+    "lemonade-lr01": {"child_lr": 0.01},
+    "lemonade-init6": {"initial_epochs": 6.0},
+    "lemonade-cheapmore": {"cheap_more": True},
+    "lemonade-init6-cheapmore": {"initial_epochs": 6.0, "cheap_more": True},
+}
+"""LEMONADE's variants: the defaults, and one change each (the ablations):
+
+* ``lemonade-scratch``: LEMONADE's choices, every child trained from scratch like a
+  baseline (no inheritance);
+* ``lemonade-uniform``: uniform instead of density-based parent and child selection;
+* ``lemonade-lr02``, ``lemonade-lr01``: children's cosine schedule starts at 0.02 or
+  0.01 instead of the initial networks' ``--lr``;
+* ``lemonade-init6``: initial networks trained 6 epochs instead of ``--scratch-epochs``;
+* ``lemonade-cheapmore``: a child with fewer multiply-adds than ``CHEAP_MACS`` trains
+  longer, ``--child-epochs`` times ``sqrt(CHEAP_MACS / MACs)``, at most 3 times as long
+  (small networks are cheap to train and far from converged after 2 epochs);
+* ``lemonade-init6-cheapmore``: both.
+"""
+
+CHEAP_MACS = 4e6
+"""Multiply-adds below which ``cheap_more`` lengthens a child's fine-tune (about the
+median of the plain baseline space)."""
+
+
+def cheap_more_epochs(epochs: float, macs: float) -> float:
+    return epochs * min(3.0, max(1.0, (CHEAP_MACS / macs) ** 0.5))
 
 
 class Run:
@@ -49,7 +84,9 @@ class Run:
         self.directory = pathlib.Path(tempfile.mkdtemp(prefix=f"bench-{method}-"))
         self.records: list[dict[str, Any]] = []
         self.sampler: optuna.samplers.BaseSampler
-        self.lemonade = method.startswith("lemonade")
+        self.lemonade = method in VARIANTS
+        self.variant = VARIANTS.get(method, {})
+        self.epochs = config.scratch_epochs
         if self.lemonade:
             selection = {"parent_selection": uniform, "child_selection": uniform}
             self.sampler = LemonadeSampler(
@@ -57,14 +94,20 @@ class Run:
                 cheap_objectives=[o for o in objectives if o != "error"],
                 artifact_store=FileSystemArtifactStore(str(self.directory)),
                 seed=seed,
-                **(selection if method == "lemonade-uniform" else {}),
+                **(selection if self.variant.get("uniform_selection") else {}),
             )
-        elif method == "tpe":
-            self.sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True)
-        elif method == "nsga2":
-            self.sampler = optuna.samplers.NSGAIISampler(seed=seed, population_size=10)
         else:
-            self.sampler = optuna.samplers.RandomSampler(seed=seed)
+            parsed = parse_baseline(method)
+            assert parsed is not None, method
+            sampler, epochs = parsed
+            self.epochs = config.scratch_epochs if epochs is None else epochs
+            self.space = SPACES[config.baseline_space]
+            if sampler == "tpe":
+                self.sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True)
+            elif sampler == "nsga2":
+                self.sampler = optuna.samplers.NSGAIISampler(seed=seed, population_size=10)
+            else:
+                self.sampler = optuna.samplers.RandomSampler(seed=seed)
 
     def _values(self, arch: Any, error: float) -> list[float]:
         table = {"error": error, "params": count_params(arch), "macs": analytic_num_macs(arch)}
@@ -76,24 +119,27 @@ class Run:
             assert isinstance(self.sampler, LemonadeSampler)
             child = self.sampler.child(trial)
             arch = child.architecture
-            if self.method == "lemonade-scratch" or child.parent is None:
+            if self.variant.get("children_from_scratch") or child.parent is None:
                 model = (
                     child.model
                     if child.parent is None
                     else build_model(arch, seed=1000 * self.seed + trial.number)
                 )
-                epochs, teacher = config.scratch_epochs, None
+                epochs, teacher = self.variant.get("initial_epochs", config.scratch_epochs), None
             else:
                 model, epochs, teacher = child.model, config.child_epochs, child.teacher
+                if self.variant.get("cheap_more"):
+                    epochs = cheap_more_epochs(epochs, analytic_num_macs(arch))
             origin = "scratch" if child.parent is None else f"{child.operator} of {child.parent}"
         else:
-            arch = parametric_architecture(trial, self.data.input_shape, self.data.num_classes)
+            arch = self.space(trial, self.data.input_shape, self.data.num_classes)
             model = build_model(arch, seed=1000 * self.seed + trial.number)
-            epochs, teacher, origin = config.scratch_epochs, None, "scratch"
+            epochs, teacher, origin = self.epochs, None, "scratch"
         torch.manual_seed(1000 * self.seed + trial.number)
         if self.lemonade and model is child.model:  # trained as the search command does
+            lr = config.lr if child.parent is None else self.variant.get("child_lr", config.lr)
             error = child.fit(
-                self.train, self.validation, epochs=epochs, lr=config.lr, device=config.device
+                self.train, self.validation, epochs=epochs, lr=lr, device=config.device
             )
         else:  # from scratch: a baseline's network, or lemonade-scratch's
             fine_tune(
@@ -138,10 +184,15 @@ class Run:
             if t.state == TrialState.COMPLETE
         ]
         counted = [t for t in trials if t["within_budget"]]
-        on_front = {
-            t.number
-            for t in pareto_front([study.trials[t["number"]] for t in counted], study.directions)
-        }
+        on_front: set[int] = set()
+        for minutes in self.config.report_at:  # the fronts at every reported budget
+            on_front |= {
+                t.number
+                for t in pareto_front(
+                    [study.trials[t["number"]] for t in counted if t["seconds"] <= 60 * minutes],
+                    study.directions,
+                )
+            }
         front = [t for t in counted if t["number"] in on_front]
         for entry in front:  # test error, once, at the end
             if self.lemonade:
@@ -150,18 +201,44 @@ class Run:
             else:
                 model = from_bytes((self.directory / f"{entry['number']}.pt").read_bytes())
             entry["test_error"] = evaluate(model, self.test, device=self.config.device)
+        final_front = {
+            t.number
+            for t in pareto_front([study.trials[t["number"]] for t in counted], study.directions)
+        }
         grid = np.linspace(0, self.config.budget, 101)
         curves = hypervolume_curves(trials, self.objectives, grid)
         return {
             "method": self.method,
             "seed": self.seed,
+            "epochs_per_network": None if self.lemonade else self.epochs,
+            "threads": torch.get_num_threads(),
             "wall_seconds": elapsed,
             "trials": trials,
-            "front": front,
+            "front": [t for t in front if t["number"] in final_front],
             "hypervolume_curve": {"seconds": grid.tolist(), **curves},
             "final_hypervolume": curves["hypervolume"][-1],
             "final_useful_hypervolume": curves["useful_hypervolume"][-1],
         }
+
+
+def run_in_process(
+    method: str, seed: int, config: argparse.Namespace, objectives: list[str], threads: int
+) -> dict[str, Any]:
+    """One run in a process of its own (``--jobs``): its own data and torch threads."""
+    torch.set_num_threads(threads)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    data = load_benchmark_data(config)
+    return Run(method, seed, config, data, data.loaders(batch_size=128, seed=0), objectives).run()
+
+
+def load_benchmark_data(config: argparse.Namespace) -> Any:
+    return load_dataset(
+        config.dataset,
+        data_dir=config.data_dir,
+        train_size=config.train_size,
+        validation_size=config.validation_size,
+        seed=0,
+    )
 
 
 def train_references(

@@ -8,8 +8,85 @@ from typing import Any
 import numpy as np
 
 
-METHODS = ("lemonade", "tpe", "nsga2", "random", "lemonade-scratch", "lemonade-uniform")
-BASELINES = ("tpe", "nsga2", "random")
+SAMPLERS = ("tpe", "nsga2", "random")
+"""Optuna's samplers as baselines; a method ``tpe-6`` is TPE with 6 epochs per network,
+plain ``tpe`` uses ``--scratch-epochs``."""
+LEMONADE_VARIANTS = (
+    "lemonade",
+    "lemonade-scratch",
+    "lemonade-uniform",
+    "lemonade-lr02",
+    "lemonade-lr01",
+    "lemonade-init6",
+    "lemonade-cheapmore",
+    "lemonade-init6-cheapmore",
+)
+"""LEMONADE with its defaults first, then the ablations (see _search_runs.VARIANTS)."""
+METHODS = ("lemonade", "tpe-3", "tpe-6", "nsga2-3", "nsga2-6", "random-3", "random-6")
+"""The default set: LEMONADE against every baseline at 3 and 6 epochs per network."""
+
+
+def parse_baseline(method: str) -> tuple[str, float | None] | None:
+    """``("tpe", 6.0)`` for ``tpe-6``, ``("tpe", None)`` for ``tpe``; None for LEMONADE."""
+    sampler, dash, epochs = method.partition("-")
+    if sampler not in SAMPLERS or (dash and not epochs):
+        return None
+    try:
+        return sampler, (float(epochs) if epochs else None)
+    except ValueError:
+        return None
+
+
+def is_method(method: str) -> bool:
+    if method in LEMONADE_VARIANTS:
+        return True
+    parsed = parse_baseline(method)
+    return parsed is not None and (parsed[1] is None or parsed[1] > 0)
+
+
+def is_baseline(method: str) -> bool:
+    return parse_baseline(method) is not None
+
+
+def method_order(method: str) -> tuple[int, str, float]:
+    """Sort key: LEMONADE's variants in their order, then baselines by sampler, epochs."""
+    if method in LEMONADE_VARIANTS:
+        return (0, f"{LEMONADE_VARIANTS.index(method):03d}", 0.0)
+    parsed = parse_baseline(method)
+    assert parsed is not None
+    return (1, f"{SAMPLERS.index(parsed[0]):03d}", parsed[1] or 0.0)
+
+
+def at_budget(runs: list[dict[str, Any]], seconds: float) -> list[dict[str, Any]]:
+    """The runs as if their budget had been ``seconds``: later trials dropped, curves
+    cut, fronts taken again (each front trial has a test error: the run measured one for
+    every trial on its front at each reported budget)."""
+    # The sampler's own Pareto filter, as everywhere in the benchmark.
+    from optuna_lemonade.sampler._population import nondominated_mask
+
+    result = []
+    for run in runs:
+        trials = [t for t in run["trials"] if t["within_budget"] and t["seconds"] <= seconds]
+        mask = (
+            nondominated_mask(np.array([t["values"] for t in trials]))
+            if trials
+            else np.zeros(0, bool)
+        )
+        front = [t for t, keep in zip(trials, mask, strict=True) if keep]
+        curve = run["hypervolume_curve"]
+        cut = int(np.searchsorted(np.array(curve["seconds"]), seconds + 1e-6))
+        result.append(
+            {
+                **run,
+                "trials": trials,
+                "front": front,
+                "hypervolume_curve": {k: v[:cut] for k, v in curve.items()},
+                "final_hypervolume": curve["hypervolume"][cut - 1],
+            }
+        )
+    return result
+
+
 LOG_RANGES = {"params": (2.0, 7.0), "macs": (3.0, 9.0)}
 
 
@@ -84,7 +161,7 @@ def best_error_by_size(
     """
     params = objectives.index("params")
     result: dict[str, dict[str, Any]] = {}
-    for method in sorted({r["method"] for r in runs}, key=METHODS.index):
+    for method in sorted({r["method"] for r in runs}, key=method_order):
         entry: dict[str, Any] = {}
         for cap_name, cap in SIZE_CAPS.items():
             per_seed = []
@@ -125,7 +202,7 @@ def _headline(
     }
     final = {m: float(mean_curve[m][-1]) for m in methods}
     grid = np.array(runs[0]["hypervolume_curve"]["seconds"])
-    baselines = [m for m in methods if m in BASELINES]
+    baselines = [m for m in methods if is_baseline(m)]
     if "lemonade" not in methods or not baselines:
         return final, {}
     best = max(baselines, key=final.__getitem__)
@@ -154,7 +231,7 @@ def strongest_baseline_by_size(by_size: dict[str, dict[str, Any]]) -> dict[str, 
         errors = {
             m: entry[cap]["mean_validation_error"]
             for m, entry in by_size.items()
-            if m in BASELINES and entry[cap]["mean_validation_error"] is not None
+            if is_baseline(m) and entry[cap]["mean_validation_error"] is not None
         }
         if not errors:
             result[cap] = None
@@ -170,7 +247,7 @@ def strongest_baseline_by_size(by_size: dict[str, dict[str, Any]]) -> dict[str, 
 
 
 def summarise(runs: list[dict[str, Any]], budget: float, objectives: list[str]) -> dict[str, Any]:
-    methods = sorted({r["method"] for r in runs}, key=METHODS.index)
+    methods = sorted({r["method"] for r in runs}, key=method_order)
     final, headline = _headline(runs, methods, budget, "hypervolume")
     useful: dict[str, Any] = {}
     if all("useful_hypervolume" in r["hypervolume_curve"] for r in runs):

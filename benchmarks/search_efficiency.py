@@ -7,14 +7,20 @@ invocation:
 
 * ``lemonade``: LemonadeSampler with default settings; initial networks trained from
   scratch, children fine-tuned from their parents (approximate ones with distillation);
-* ``tpe``, ``nsga2``, ``random``: Optuna's TPESampler (multivariate), NSGAIISampler
-  (population 10) and RandomSampler over a fixed-length parametric CNN space of the
-  same range of sizes (benchmarks/_parametric.py), every network trained from scratch
-  with the same training code and epochs as LEMONADE's initial networks;
-* ``lemonade-scratch``: LEMONADE's choices, but every child trained from scratch like a
-  baseline (no inheritance);
-* ``lemonade-uniform``: LEMONADE with uniform instead of density-based parent and child
-  selection.
+  its variants (``lemonade-scratch``, ``lemonade-uniform``, ...: _search_runs.VARIANTS)
+  change one thing each, for the ablation table;
+* ``tpe-E``, ``nsga2-E``, ``random-E``: Optuna's TPESampler (multivariate), NSGAIISampler
+  (population 10) and RandomSampler over a parametric CNN space (``--baseline-space``,
+  benchmarks/_parametric.py), every network trained from scratch for E epochs with the
+  same training code as LEMONADE's initial networks (without ``-E``: ``--scratch-epochs``).
+  The default set has each sampler at 3 and 6 epochs: the strongest of them, per budget
+  and size cap, is what LEMONADE is measured against.
+
+Runs go one after the other, or ``--jobs N`` at a time in processes of their own that
+share the cores (``--threads`` each); either way every method of an invocation runs under
+the same conditions. ``--report-at`` summarises shorter budgets from the same runs (a
+sampler does not know the budget, so a 20-minute run's first 10 minutes are a 10-minute
+run); every trial on a reported front gets a test error.
 
 Hypervolume against wall-clock time is computed with moocore on normalised objectives:
 error as is, log10(params) mapped from [2, 7] to [0, 1], log10(MACs) from [3, 9] to
@@ -30,7 +36,9 @@ finished run is saved at once, so ``--resume`` continues an interrupted invocati
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
+import multiprocessing
 import pathlib
 import time
 from typing import Any
@@ -38,17 +46,32 @@ from typing import Any
 from _common import RESULTS
 from _common import write_json
 from _search_plots import plot
+from _search_runs import load_benchmark_data
 from _search_runs import Run
+from _search_runs import run_in_process
 from _search_runs import train_references
+from _search_summary import at_budget
 from _search_summary import hypervolume_curves
+from _search_summary import is_method
+from _search_summary import LEMONADE_VARIANTS
 from _search_summary import LOG_RANGES
 from _search_summary import METHODS
 from _search_summary import report
+from _search_summary import SAMPLERS
 from _search_summary import summarise
 import numpy as np
 import optuna
+import torch
 
-from optuna_lemonade.training import load_dataset
+
+def summarise_budgets(
+    runs: list[dict[str, Any]], config: argparse.Namespace, objectives: list[str]
+) -> dict[str, Any]:
+    """The summary at every reported budget, keyed like ``"10 min"``."""
+    return {
+        f"{minutes:g} min": summarise(at_budget(runs, 60 * minutes), 60 * minutes, objectives)
+        for minutes in config.report_at
+    }
 
 
 def replot(path: pathlib.Path) -> None:
@@ -56,14 +79,24 @@ def replot(path: pathlib.Path) -> None:
     results = json.loads(path.read_text())
     config = argparse.Namespace(**results["config"])
     config.output_dir = path.parent
+    config.report_at = getattr(config, "report_at", None) or [config.budget / 60]
     for run in results["runs"]:  # results from before the useful-network hypervolume
         if "useful_hypervolume" not in run["hypervolume_curve"]:
             grid = np.array(run["hypervolume_curve"]["seconds"])
             curves = hypervolume_curves(run["trials"], results["objectives"], grid)
             run["hypervolume_curve"]["useful_hypervolume"] = curves["useful_hypervolume"]
             run["final_useful_hypervolume"] = curves["useful_hypervolume"][-1]
+        for trial in run["front"]:  # results from before test errors were kept per trial
+            for entry in run["trials"]:
+                if entry["number"] == trial["number"]:
+                    entry.setdefault("test_error", trial["test_error"])
     results["summary"] = summarise(results["runs"], config.budget, results["objectives"])
-    report(results["summary"])
+    results["summaries_by_budget"] = summarise_budgets(
+        results["runs"], config, results["objectives"]
+    )
+    for budget, summary in results["summaries_by_budget"].items():
+        print(f"\n=== budget {budget} ===")
+        report(summary)
     path.write_text(json.dumps(results, indent=1))
     plot(
         results["runs"],
@@ -75,31 +108,66 @@ def replot(path: pathlib.Path) -> None:
     )
 
 
-def main() -> None:
+def parse_arguments() -> tuple[argparse.ArgumentParser, argparse.Namespace]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", default="fashion-mnist")
+    parser.add_argument("--data-dir", default=None, help="where a local copy of the data lies")
     parser.add_argument("--objectives", default="error,params")
-    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument(
+        "--methods",
+        default=None,
+        help=f"comma-separated; LEMONADE's variants {', '.join(LEMONADE_VARIANTS)} and "
+        f"baselines {'/'.join(SAMPLERS)}[-EPOCHS] (default: {','.join(METHODS)}; with "
+        "--quick: lemonade,tpe,random)",
+    )
     parser.add_argument("--minutes", type=float, default=10.0, help="budget per method and seed")
-    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument(
+        "--report-at",
+        default=None,
+        help="comma-separated budgets in minutes to summarise, each at most --minutes "
+        "(default: --minutes)",
+    )
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--train-size", type=int, default=10_000)
     parser.add_argument("--validation-size", type=int, default=10_000)
+    parser.add_argument(
+        "--baseline-space",
+        choices=("plain", "staged"),
+        default="plain",
+        help="the baselines' parametric space (benchmarks/_parametric.py)",
+    )
     parser.add_argument(
         "--scratch-epochs",
         type=float,
         default=3.0,
-        help="epochs of networks trained from scratch (baselines, initial)",
+        help="epochs of networks trained from scratch (LEMONADE's initial networks, "
+        "baselines named without -EPOCHS)",
     )
     parser.add_argument("--child-epochs", type=float, default=2.0, help="LEMONADE children")
     parser.add_argument("--reference-epochs", type=float, default=10.0)
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--device", default="cpu")
     parser.add_argument(
+        "--jobs", type=int, default=1, help="runs at a time, each in a process of its own"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads per run (default: the cores divided by --jobs)",
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
         help="a few minutes in all: 30 s per method, 2,000 training images",
     )
     parser.add_argument("--output-dir", type=pathlib.Path, default=RESULTS)
+    parser.add_argument(
+        "--name",
+        default=None,
+        help="results file stem (default: search_efficiency[_macs][_quick])",
+    )
     parser.add_argument(
         "--resume",
         action="store_true",
@@ -114,19 +182,20 @@ def main() -> None:
         "training them again (same dataset, sizes and epochs)",
     )
     parser.add_argument(
+        "--no-references", action="store_true", help="train no reference CNNs (ablations)"
+    )
+    parser.add_argument(
         "--replot",
         type=pathlib.Path,
         default=None,
         metavar="JSON",
         help="run nothing: summarise and plot a results JSON again (it is rewritten)",
     )
-    config = parser.parse_args()
-    if config.replot is not None:
-        try:
-            replot(config.replot)
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            parser.error(f"--replot: {config.replot} is not a readable results file ({error!r})")
-        return
+    return parser, parser.parse_args()
+
+
+def check_arguments(parser: argparse.ArgumentParser, config: argparse.Namespace) -> list[str]:
+    """Check and complete the settings; returns the objectives."""
     if config.quick:
         config.minutes, config.seeds, config.train_size, config.validation_size = (
             0.5,
@@ -135,7 +204,31 @@ def main() -> None:
             1000,
         )
         config.scratch_epochs, config.child_epochs, config.reference_epochs = 1.0, 1.0, 1.0
+    if config.methods is None:
+        config.methods = "lemonade,tpe,random" if config.quick else ",".join(METHODS)
+    methods = [m.strip() for m in config.methods.split(",")]
+    unknown = [m for m in methods if not is_method(m)]
+    if unknown or len(set(methods)) != len(methods):
+        parser.error(
+            f"--methods: {', '.join(unknown) or 'a method twice'}; use "
+            f"{', '.join(LEMONADE_VARIANTS)} or {'/'.join(SAMPLERS)}[-EPOCHS]"
+        )
+    config.methods = methods
+    if not config.minutes > 0 or config.seeds < 1 or config.first_seed < 0 or config.jobs < 1:
+        parser.error("--minutes must be positive, --seeds and --jobs at least 1")
+    try:
+        config.report_at = sorted(
+            {float(m) for m in (config.report_at or str(config.minutes)).split(",")}
+        )
+    except ValueError:
+        parser.error(f"--report-at: minutes separated by commas, got {config.report_at!r}")
+    if not all(0 < m <= config.minutes for m in config.report_at):
+        parser.error("--report-at: every budget in (0, --minutes]")
+    if config.minutes not in config.report_at:
+        config.report_at.append(config.minutes)
     config.budget = 60 * config.minutes
+    if config.threads is None:
+        config.threads = max(1, torch.get_num_threads() // config.jobs)
     objectives = [o.strip() for o in config.objectives.split(",")]
     if (
         objectives[0] != "error"
@@ -143,25 +236,34 @@ def main() -> None:
         or "params" not in objectives
     ):
         parser.error("--objectives: error first, then params and optionally macs")
-    methods = [m.strip() for m in config.methods.split(",")]
-    if not set(methods) <= set(METHODS):
-        parser.error(f"--methods from {', '.join(METHODS)}")
+    return objectives
+
+
+def main() -> None:
+    parser, config = parse_arguments()
+    if config.replot is not None:
+        try:
+            replot(config.replot)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            parser.error(f"--replot: {config.replot} is not a readable results file ({error!r})")
+        return
+    objectives = check_arguments(parser, config)
+    methods = config.methods
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    torch.set_num_threads(config.threads)
     started = time.perf_counter()
-    data = load_dataset(
-        config.dataset,
-        train_size=config.train_size,
-        validation_size=config.validation_size,
-        seed=0,
-    )
+    data = load_benchmark_data(config)
     loaders = data.loaders(batch_size=128, seed=0)
     print(
         f"{config.dataset}: {len(data.train)} train / {len(data.validation)} validation / "
         f"{len(data.test)} test; objectives {objectives}; {config.minutes} min per method "
-        f"and seed; {config.seeds} seed(s); methods {methods}",
+        f"and seed (reported at {config.report_at}); seeds {config.first_seed}.."
+        f"{config.first_seed + config.seeds - 1}; {config.jobs} run(s) at a time, "
+        f"{config.threads} thread(s) each; baselines over the {config.baseline_space} space; "
+        f"methods {methods}",
         flush=True,
     )
-    name = (
+    name = config.name or (
         "search_efficiency"
         + ("_macs" if "macs" in objectives else "")
         + ("_quick" if config.quick else "")
@@ -178,15 +280,21 @@ def main() -> None:
         "reference_epochs",
         "lr",
         "budget",
+        "baseline_space",
+        "report_at",
+        "threads",
     )
     partial = config.output_dir / f"{name}.partial.json"
     previous: dict[str, Any] = {}
     if config.resume and partial.exists():
         previous = json.loads(partial.read_text())
-        if any(previous["config"].get(k) != config_dict[k] for k in comparable):
-            parser.error(f"--resume: {partial} was written with other settings")
-    if previous.get("references"):
+        changed = [k for k in comparable if previous["config"].get(k) != config_dict[k]]
+        if changed:
+            parser.error(f"--resume: {partial} was written with other {', '.join(changed)}")
+    if previous.get("references") is not None:
         references = previous["references"]
+    elif config.no_references:
+        references = []
     elif config.references_from is not None:
         earlier = json.loads(config.references_from.read_text())
         if (
@@ -203,32 +311,53 @@ def main() -> None:
             f"val {reference['validation_error']:.4f}  test {reference['test_error']:.4f}",
             flush=True,
         )
+    seeds = range(config.first_seed, config.first_seed + config.seeds)
     runs: list[dict[str, Any]] = [
-        r for r in previous.get("runs", []) if r["method"] in methods and r["seed"] < config.seeds
+        r for r in previous.get("runs", []) if r["method"] in methods and r["seed"] in seeds
     ]
     done = {(r["method"], r["seed"]) for r in runs}
-    for seed in range(config.seeds):
-        for method in methods:
-            if (method, seed) in done:
-                print(f"seed {seed} {method:17} kept from {partial}", flush=True)
-                continue
-            result = Run(method, seed, config, data, loaders, objectives).run()
-            runs.append(result)
-            counted = sum(t["within_budget"] for t in result["trials"])
-            print(
-                f"seed {seed} {method:17} {counted:4d} trials in budget, final HV "
-                f"{result['final_hypervolume']:.4f}, front {len(result['front'])} "
-                f"({result['wall_seconds']:.0f} s)",
-                flush=True,
-            )
-            # Saved after every run: a crash or restart loses at most one run (--resume).
-            write_json(
-                config.output_dir,
-                f"{name}.partial",
-                {"config": config_dict, "references": references, "runs": runs},
-            )
+    for method, seed in sorted(done):
+        print(f"seed {seed} {method:17} kept from {partial}", flush=True)
+    pending = [(m, s) for s in seeds for m in methods if (m, s) not in done]
+
+    def finished(result: dict[str, Any]) -> None:
+        runs.append(result)
+        counted = sum(t["within_budget"] for t in result["trials"])
+        print(
+            f"seed {result['seed']} {result['method']:17} {counted:4d} trials in budget, "
+            f"final HV {result['final_hypervolume']:.4f}, useful HV "
+            f"{result['final_useful_hypervolume']:.4f}, front {len(result['front'])} "
+            f"({result['wall_seconds']:.0f} s)",
+            flush=True,
+        )
+        # Saved after every run: a crash or restart loses at most the runs in flight.
+        write_json(
+            config.output_dir,
+            f"{name}.partial",
+            {"config": config_dict, "references": references, "runs": runs},
+        )
+
+    if config.jobs == 1:
+        for method, seed in pending:
+            finished(Run(method, seed, config, data, loaders, objectives).run())
+    else:
+        # Processes of their own: torch's thread pools and Optuna's global state are
+        # per process; "spawn", because forking a process that has used torch's
+        # threads can deadlock.
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(config.jobs, mp_context=context) as pool:
+            futures = [
+                pool.submit(run_in_process, m, s, config, objectives, config.threads)
+                for m, s in pending
+            ]
+            for future in concurrent.futures.as_completed(futures):
+                finished(future.result())
+    runs.sort(key=lambda r: (r["seed"], methods.index(r["method"])))
     summary = summarise(runs, config.budget, objectives)
-    report(summary)
+    by_budget = summarise_budgets(runs, config, objectives)
+    for budget, entry in by_budget.items():
+        print(f"\n=== budget {budget} ===")
+        report(entry)
     write_json(
         config.output_dir,
         name,
@@ -242,6 +371,7 @@ def main() -> None:
             },
             "references": references,
             "summary": summary,
+            "summaries_by_budget": by_budget,
             "runs": runs,
             "seconds": time.perf_counter() - started,
         },

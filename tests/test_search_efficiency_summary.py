@@ -125,3 +125,71 @@ def test_a_baseline_with_nothing_useful_is_not_reached_at_time_zero() -> None:
     headline = summary["useful_hypervolume"]["headline"]
     assert headline["fraction_of_budget"] is None
     assert headline["fraction_of_budget_per_seed"] == [None]
+
+
+def test_method_names_are_parsed() -> None:
+    assert _search_summary.parse_baseline("tpe-6") == ("tpe", 6.0)
+    assert _search_summary.parse_baseline("random") == ("random", None)
+    assert _search_summary.parse_baseline("lemonade") is None
+    assert _search_summary.is_method("nsga2-1.5")
+    assert _search_summary.is_method("lemonade-uniform")
+    for wrong in ("tpe-x", "tpe-0", "tpe-", "cmaes-3", "lemonade-foo", ""):
+        assert not _search_summary.is_method(wrong), wrong
+    order = sorted(
+        ["tpe-6", "random-3", "lemonade-uniform", "tpe-3", "lemonade"],
+        key=_search_summary.method_order,
+    )
+    assert order == ["lemonade", "lemonade-uniform", "tpe-3", "tpe-6", "random-3"]
+
+
+def test_a_shorter_budget_drops_later_trials_and_cuts_the_curves() -> None:
+    # Trials finish at 0, 10, 20 s; the one at 20 s dominates the one at 10 s.
+    run = _run("lemonade", 0, [(0.3, 1_000, 0.31), (0.2, 9_000, 0.21), (0.1, 5_000, 0.11)])
+    for trial in run["trials"]:
+        trial["test_error"] = next(
+            f["test_error"] for f in run["front"] if f["number"] == trial["number"]
+        )
+    whole = _search_summary.at_budget([run], 60.0)[0]
+    assert [t["number"] for t in whole["front"]] == [0, 2]  # 0.1 at 5k dominates 0.2 at 9k
+    early = _search_summary.at_budget([run], 15.0)[0]
+    assert [t["number"] for t in early["trials"]] == [0, 1]
+    assert sorted(t["number"] for t in early["front"]) == [0, 1]
+    assert early["hypervolume_curve"]["seconds"] == [0.0]
+    assert early["final_hypervolume"] == 0.0
+    at_30 = _search_summary.at_budget([run], 30.0)[0]
+    assert at_30["hypervolume_curve"]["hypervolume"] == [0.0, 0.3]
+    assert run["hypervolume_curve"]["seconds"] == [0.0, 30.0, 60.0]  # the input is unchanged
+
+
+def test_replot_summarises_every_reported_budget(tmp_path: pathlib.Path) -> None:
+    runs = [
+        _run("lemonade", 0, [(0.2, 1_000, 0.21), (0.1, 50_000, 0.11)]),
+        _run("tpe-6", 0, [(0.15, 20_000, 0.16)]),
+    ]
+    path = tmp_path / "results.json"
+    config = {
+        "budget": 60.0,
+        "minutes": 1.0,
+        "report_at": [0.25, 1.0],
+        "dataset": "synthetic",
+        "reference_epochs": 1.0,
+    }
+    path.write_text(
+        json.dumps(
+            {
+                "config": config,
+                "objectives": ["error", "params"],
+                "references": [],
+                "summary": {},
+                "runs": runs,
+            }
+        )
+    )
+    search_efficiency.replot(path)
+    by_budget = json.loads(path.read_text())["summaries_by_budget"]
+    assert list(by_budget) == ["0.25 min", "1 min"]
+    # After 15 s only trials 0 and 1 of lemonade (0 s, 10 s) and tpe-6's trial 0 count.
+    early = by_budget["0.25 min"]["best_error_by_size"]
+    assert early["lemonade"]["any"]["mean_validation_error"] == 0.1
+    assert early["tpe-6"]["25k"]["mean_validation_error"] == 0.15
+    assert by_budget["1 min"]["strongest_baseline_by_size"]["any"]["baseline"] == "tpe-6"
