@@ -25,6 +25,7 @@ from optuna_lemonade.architecture import analytic_num_macs
 from optuna_lemonade.checkpoints import from_bytes
 from optuna_lemonade.checkpoints import to_bytes
 from optuna_lemonade.network import build_model
+from optuna_lemonade.sampler import inverse_density
 from optuna_lemonade.sampler import LemonadeSampler
 from optuna_lemonade.sampler import pareto_front
 from optuna_lemonade.sampler import uniform
@@ -42,6 +43,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lemonade-init6": {"initial_epochs": 6.0},
     "lemonade-cheapmore": {"cheap_more": True},
     "lemonade-init6-cheapmore": {"initial_epochs": 6.0, "cheap_more": True},
+    "lemonade-costsel": {"cost_selection": True},
 }
 """LEMONADE's variants: the defaults, and one change each (the ablations):
 
@@ -54,12 +56,22 @@ VARIANTS: dict[str, dict[str, Any]] = {
 * ``lemonade-cheapmore``: a child with fewer multiply-adds than ``CHEAP_MACS`` trains
   longer, ``--child-epochs`` times ``sqrt(CHEAP_MACS / MACs)``, at most 3 times as long
   (small networks are cheap to train and far from converged after 2 epochs);
-* ``lemonade-init6-cheapmore``: both.
+* ``lemonade-init6-cheapmore``: both;
+* ``lemonade-costsel``: children accepted with probability proportional to inverse
+  density divided by the square root of their parameter count (a stand-in for the
+  wall-clock they will cost), instead of inverse density alone.
 """
 
 CHEAP_MACS = 4e6
 """Multiply-adds below which ``cheap_more`` lengthens a child's fine-tune (about the
 median of the plain baseline space)."""
+
+
+def cheaper_first(candidates: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Inverse density over the cheap objectives, divided by sqrt(first one: params)."""
+    weights = inverse_density(candidates, reference) / np.sqrt(candidates[:, 0])
+    result: np.ndarray = weights / weights.sum()
+    return result
 
 
 def cheap_more_epochs(epochs: float, macs: float) -> float:
@@ -95,6 +107,11 @@ class Run:
                 artifact_store=FileSystemArtifactStore(str(self.directory)),
                 seed=seed,
                 **(selection if self.variant.get("uniform_selection") else {}),
+                **(
+                    {"child_selection": cheaper_first}
+                    if self.variant.get("cost_selection")
+                    else {}
+                ),
             )
         else:
             parsed = parse_baseline(method)

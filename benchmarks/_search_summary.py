@@ -20,6 +20,7 @@ LEMONADE_VARIANTS = (
     "lemonade-init6",
     "lemonade-cheapmore",
     "lemonade-init6-cheapmore",
+    "lemonade-costsel",
 )
 """LEMONADE with its defaults first, then the ablations (see _search_runs.VARIANTS)."""
 METHODS = ("lemonade", "tpe-3", "tpe-6", "nsga2-3", "nsga2-6", "random-3", "random-6")

@@ -55,6 +55,7 @@ from _search_summary import hypervolume_curves
 from _search_summary import is_method
 from _search_summary import LEMONADE_VARIANTS
 from _search_summary import LOG_RANGES
+from _search_summary import method_order
 from _search_summary import METHODS
 from _search_summary import report
 from _search_summary import SAMPLERS
@@ -171,8 +172,10 @@ def parse_arguments() -> tuple[argparse.ArgumentParser, argparse.Namespace]:
     parser.add_argument(
         "--resume",
         action="store_true",
-        help="keep the runs already saved in <output>.partial.json by an interrupted "
-        "invocation with the same settings (written after every run)",
+        help="keep the runs already saved in <name>.partial.json by an interrupted "
+        "invocation with the same settings (written after every run), or in <name>.json "
+        "by a finished one, and run only the missing methods and seeds; every kept run "
+        "stays in the results",
     )
     parser.add_argument(
         "--references-from",
@@ -286,11 +289,14 @@ def main() -> None:
     )
     partial = config.output_dir / f"{name}.partial.json"
     previous: dict[str, Any] = {}
-    if config.resume and partial.exists():
-        previous = json.loads(partial.read_text())
+    kept_from = next(
+        (p for p in (partial, config.output_dir / f"{name}.json") if p.exists()), None
+    )
+    if config.resume and kept_from is not None:
+        previous = json.loads(kept_from.read_text())
         changed = [k for k in comparable if previous["config"].get(k) != config_dict[k]]
         if changed:
-            parser.error(f"--resume: {partial} was written with other {', '.join(changed)}")
+            parser.error(f"--resume: {kept_from} was written with other {', '.join(changed)}")
     if previous.get("references") is not None:
         references = previous["references"]
     elif config.no_references:
@@ -312,12 +318,10 @@ def main() -> None:
             flush=True,
         )
     seeds = range(config.first_seed, config.first_seed + config.seeds)
-    runs: list[dict[str, Any]] = [
-        r for r in previous.get("runs", []) if r["method"] in methods and r["seed"] in seeds
-    ]
+    runs: list[dict[str, Any]] = list(previous.get("runs", []))
     done = {(r["method"], r["seed"]) for r in runs}
     for method, seed in sorted(done):
-        print(f"seed {seed} {method:17} kept from {partial}", flush=True)
+        print(f"seed {seed} {method:17} kept from {kept_from}", flush=True)
     pending = [(m, s) for s in seeds for m in methods if (m, s) not in done]
 
     def finished(result: dict[str, Any]) -> None:
@@ -352,7 +356,7 @@ def main() -> None:
             ]
             for future in concurrent.futures.as_completed(futures):
                 finished(future.result())
-    runs.sort(key=lambda r: (r["seed"], methods.index(r["method"])))
+    runs.sort(key=lambda r: (r["seed"], method_order(r["method"])))
     summary = summarise(runs, config.budget, objectives)
     by_budget = summarise_budgets(runs, config, objectives)
     for budget, entry in by_budget.items():
