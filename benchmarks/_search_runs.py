@@ -44,6 +44,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lemonade-cheapmore": {"cheap_more": True},
     "lemonade-init6-cheapmore": {"initial_epochs": 6.0, "cheap_more": True},
     "lemonade-costsel": {"cost_selection": True},
+    "lemonade-child4": {"child_epochs": 4.0},
 }
 """LEMONADE's variants: the defaults, and one change each (the ablations):
 
@@ -57,6 +58,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
   longer, ``--child-epochs`` times ``sqrt(CHEAP_MACS / MACs)``, at most 3 times as long
   (small networks are cheap to train and far from converged after 2 epochs);
 * ``lemonade-init6-cheapmore``: both;
+* ``lemonade-child4``: children fine-tuned 4 epochs instead of ``--child-epochs``;
 * ``lemonade-costsel``: children accepted with probability proportional to inverse
   density divided by the square root of their parameter count (a stand-in for the
   wall-clock they will cost), instead of inverse density alone.
@@ -144,7 +146,8 @@ class Run:
                 )
                 epochs, teacher = self.variant.get("initial_epochs", config.scratch_epochs), None
             else:
-                model, epochs, teacher = child.model, config.child_epochs, child.teacher
+                epochs = self.variant.get("child_epochs", config.child_epochs)
+                model, teacher = child.model, child.teacher
                 if self.variant.get("cheap_more"):
                     epochs = cheap_more_epochs(epochs, analytic_num_macs(arch))
             origin = "scratch" if child.parent is None else f"{child.operator} of {child.parent}"

@@ -21,6 +21,7 @@ LEMONADE_VARIANTS = (
     "lemonade-cheapmore",
     "lemonade-init6-cheapmore",
     "lemonade-costsel",
+    "lemonade-child4",
 )
 """LEMONADE with its defaults first, then the ablations (see _search_runs.VARIANTS)."""
 METHODS = ("lemonade", "tpe-3", "tpe-6", "nsga2-3", "nsga2-6", "random-3", "random-6")
@@ -333,3 +334,37 @@ def report(summary: dict[str, Any]) -> None:
             f"  {cap:>5}: {entry['baseline']} {entry['baseline_validation_error']:.4f}, "
             f"LEMONADE {difference}"
         )
+
+
+def markdown_table(summary: dict[str, Any]) -> str:
+    """One row per method: trials, both hypervolumes and the best validation / test
+    error per size cap (means over seeds, in percent), for benchmarks/README.md."""
+    useful = (summary.get("useful_hypervolume") or {}).get("mean_final", {})
+    header = (
+        "| method | seeds | trials | HV | useful HV | "
+        + " | ".join(f"<= {cap}" if cap != "any" else "any" for cap in SIZE_CAPS)
+        + " |"
+    )
+    lines = [header, "|" + "---|" * (5 + len(SIZE_CAPS))]
+    for method, entry in summary["best_error_by_size"].items():
+        seeds = max(e["n_seeds_with_a_network"] for e in entry.values())
+        cells = [
+            "-"
+            if entry[cap]["mean_validation_error"] is None
+            else (
+                f"{100 * entry[cap]['mean_validation_error']:.1f} / "
+                f"{100 * entry[cap]['mean_test_error']:.1f}"
+                + (
+                    f" ({entry[cap]['n_seeds_with_a_network']})"
+                    if entry[cap]["n_seeds_with_a_network"] < seeds
+                    else ""
+                )
+            )
+            for cap in SIZE_CAPS
+        ]
+        lines.append(
+            f"| {method} | {seeds} | {summary['trials_within_budget'][method]:.0f} | "
+            f"{summary['mean_final_hypervolume'][method]:.3f} | "
+            f"{useful.get(method, float('nan')):.3f} | " + " | ".join(cells) + " |"
+        )
+    return "\n".join(lines)

@@ -55,6 +55,7 @@ from _search_summary import hypervolume_curves
 from _search_summary import is_method
 from _search_summary import LEMONADE_VARIANTS
 from _search_summary import LOG_RANGES
+from _search_summary import markdown_table
 from _search_summary import method_order
 from _search_summary import METHODS
 from _search_summary import report
@@ -98,6 +99,7 @@ def replot(path: pathlib.Path) -> None:
     for budget, summary in results["summaries_by_budget"].items():
         print(f"\n=== budget {budget} ===")
         report(summary)
+        print(markdown_table(summary))
     path.write_text(json.dumps(results, indent=1))
     plot(
         results["runs"],
@@ -362,6 +364,7 @@ def main() -> None:
     for budget, entry in by_budget.items():
         print(f"\n=== budget {budget} ===")
         report(entry)
+        print(markdown_table(entry))
     write_json(
         config.output_dir,
         name,
