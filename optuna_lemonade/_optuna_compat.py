@@ -9,6 +9,7 @@ Optuna upgrade is checked in one file.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from typing import TYPE_CHECKING
 import warnings
@@ -40,9 +41,30 @@ def retried_trial_number(trial: FrozenTrial) -> int | None:
     """The number of the failed trial that ``trial`` retries, or None.
 
     Optuna's ``RetryFailedTrialCallback`` and ``RetryHeartbeatStaleTrialCallback`` copy
-    the failed trial's system attributes into the retry and add this number.
+    the failed trial's system attributes into the retry and add this number. It is read
+    from the storage, so anything but a trial number counts as none.
     """
-    return RetryFailedTrialCallback.retried_trial_number(trial)
+    number = RetryFailedTrialCallback.retried_trial_number(trial)
+    return number if isinstance(number, int) and not isinstance(number, bool) else None
+
+
+# Why private: ``optuna.artifacts.upload_artifact`` records each upload as the trial
+# system attribute "artifacts:<artifact id>" (a JSON meta with the id), and the public
+# reader, ``get_all_artifact_meta``, queries the storage again for every trial: one
+# query per trial at every decision. The trials' system attributes are already loaded.
+_ARTIFACTS_ATTR_PREFIX = "artifacts:"
+
+
+def uploaded_by(trial: FrozenTrial, artifact_id: str) -> bool:
+    """Whether Optuna recorded ``artifact_id`` as uploaded by ``trial`` itself."""
+    meta = trial.system_attrs.get(_ARTIFACTS_ATTR_PREFIX + artifact_id)
+    if not isinstance(meta, str):
+        return False
+    try:
+        recorded = json.loads(meta)
+    except ValueError:
+        return False
+    return isinstance(recorded, dict) and recorded.get("artifact_id") == artifact_id
 
 
 def trial_id(trial: optuna.Trial | FrozenTrial) -> int:

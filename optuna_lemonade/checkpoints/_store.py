@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import tempfile
 from typing import TYPE_CHECKING
+import uuid
+import warnings
 
 import optuna
 from optuna.artifacts import FileSystemArtifactStore
@@ -14,6 +16,7 @@ from optuna.trial import FrozenTrial
 from torch import nn
 
 from optuna_lemonade import _optuna_compat as compat
+from optuna_lemonade._warning import LemonadeWarning
 from optuna_lemonade.architecture import Architecture
 from optuna_lemonade.checkpoints._format import CheckpointError
 from optuna_lemonade.checkpoints._format import from_bytes
@@ -28,6 +31,28 @@ if TYPE_CHECKING:
 CHECKPOINT_KEY = "lemonade:checkpoint"
 """Trial system attribute holding the artifact id of the trial's checkpoint. It is set
 only after the artifact is fully written, so its presence means the file is complete."""
+
+
+def checkpoint_id_problem(trial: FrozenTrial, value: object) -> str | None:
+    """What is wrong with ``value`` as ``trial``'s checkpoint id, or None if nothing.
+
+    The id comes from the storage, which anything with access can write. It is used
+    only if it is what Optuna's ``upload_artifact`` makes (a UUID, so it cannot name a
+    path) and Optuna recorded it as uploaded by this same trial: a trial can then never
+    make a worker read, or retention delete, another trial's checkpoint.
+    """
+    if not isinstance(value, str):
+        return f"its checkpoint id is not a string ({type(value).__name__})"
+    try:
+        well_formed = str(uuid.UUID(value)) == value
+    except ValueError:
+        well_formed = False
+    if not well_formed:
+        return f"its checkpoint id {value[:80]!r} is not an artifact id Optuna makes"
+    if not compat.uploaded_by(trial, value):
+        return f"its checkpoint id {value!r} is not an artifact this trial uploaded"
+    return None
+
 
 DEFAULT_DIRECTORY = "lemonade-checkpoints"
 
@@ -85,9 +110,29 @@ class CheckpointStore:
 
     @staticmethod
     def artifact_id(trial: FrozenTrial) -> str | None:
-        """The artifact id of ``trial``'s checkpoint, or None if it saved none."""
+        """The artifact id of ``trial``'s checkpoint, or None if it saved none.
+
+        An id that fails :func:`checkpoint_id_problem` counts as none, with a
+        :class:`~optuna_lemonade.sampler.LemonadeWarning` naming the trial (once per
+        trial and problem): such a trial is never a parent, and retention never deletes
+        anything for it.
+        """
         value = trial.system_attrs.get(CHECKPOINT_KEY)
-        return value if isinstance(value, str) else None
+        if value is None:
+            return None
+        problem = checkpoint_id_problem(trial, value)
+        if problem is not None:
+            # stacklevel 2 with the message naming the trial: Python's default filter
+            # shows each trial's warning once, not at every decision.
+            warnings.warn(
+                f"trial {trial.number}: {problem}; it is ignored (the storage was changed "
+                "by something other than optuna-lemonade)",
+                LemonadeWarning,
+                stacklevel=2,
+            )
+            return None
+        assert isinstance(value, str)
+        return value
 
     def load(self, trial: FrozenTrial, arch: Architecture) -> GraphNetwork:
         """Load ``trial``'s checkpoint, which must hold ``arch``.

@@ -1,5 +1,6 @@
 """The Optuna glue: LemonadeSampler, the Child it hands to objectives, and selection."""
 
+from optuna_lemonade._warning import LemonadeWarning
 from optuna_lemonade.sampler._child import Child
 from optuna_lemonade.sampler._decision import Decision
 from optuna_lemonade.sampler._decision import DECISION_KEY
@@ -10,7 +11,6 @@ from optuna_lemonade.sampler._selection import SelectionStrategy
 from optuna_lemonade.sampler._selection import uniform
 from optuna_lemonade.sampler._stale import fail_trials_without_heartbeat
 from optuna_lemonade.sampler._stale import HEARTBEAT_KEY
-from optuna_lemonade.sampler._warning import LemonadeWarning
 
 
 __all__ = [

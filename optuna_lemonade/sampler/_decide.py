@@ -10,6 +10,7 @@ from optuna.study import Study
 from optuna.trial import FrozenTrial
 
 from optuna_lemonade import _optuna_compat as compat
+from optuna_lemonade._warning import LemonadeWarning
 from optuna_lemonade.architecture import Architecture
 from optuna_lemonade.checkpoints import CheckpointError
 from optuna_lemonade.checkpoints import CheckpointStore
@@ -20,7 +21,6 @@ from optuna_lemonade.sampler._decision import DecisionCache
 from optuna_lemonade.sampler._decision import DecisionKind
 from optuna_lemonade.sampler._proposal import ProposalSettings
 from optuna_lemonade.sampler._proposal import propose_child
-from optuna_lemonade.sampler._warning import LemonadeWarning
 
 
 _MAX_PARENT_ATTEMPTS = 5

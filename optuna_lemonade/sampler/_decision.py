@@ -13,9 +13,9 @@ import warnings
 from optuna.trial import FrozenTrial
 
 from optuna_lemonade import _optuna_compat as compat
+from optuna_lemonade._warning import LemonadeWarning
 from optuna_lemonade.architecture import Architecture
 from optuna_lemonade.morphisms import Mutation
-from optuna_lemonade.sampler._warning import LemonadeWarning
 
 
 DECISION_KEY = "lemonade:decision"

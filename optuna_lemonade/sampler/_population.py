@@ -18,11 +18,11 @@ from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
 from optuna_lemonade import _optuna_compat as compat
+from optuna_lemonade._warning import LemonadeWarning
 from optuna_lemonade.architecture import Architecture
 from optuna_lemonade.checkpoints import CheckpointError
 from optuna_lemonade.checkpoints import CheckpointStore
 from optuna_lemonade.sampler._decision import Decision
-from optuna_lemonade.sampler._warning import LemonadeWarning
 
 
 UNREADABLE_PREFIX = "lemonade:unreadable:"
@@ -92,7 +92,16 @@ def withdrawn(study: optuna.Study) -> set[int]:
     for key in compat.study_system_attrs(study):
         for prefix in (UNREADABLE_PREFIX, DELETED_PREFIX):
             if key.startswith(prefix):
-                result.add(int(key[len(prefix) :]))
+                suffix = key[len(prefix) :]
+                if suffix.isdigit():
+                    result.add(int(suffix))
+                else:  # only optuna-lemonade writes these keys, always with a trial id
+                    warnings.warn(
+                        f"study system attribute {key[:100]!r} does not name a trial; "
+                        "it is ignored",
+                        LemonadeWarning,
+                        stacklevel=2,
+                    )
     return result
 
 

@@ -41,6 +41,7 @@ def releasable(
     """
     in_use = set(in_use)
     candidates = []
+    kept = []
     for trial in trials:
         if trial.state in (TrialState.RUNNING, TrialState.WAITING):
             other = decision_of(trial)
@@ -51,9 +52,18 @@ def releasable(
         if artifact_id is None or compat.trial_id(trial) in withdrawn:
             continue
         if trial.state == TrialState.COMPLETE and compat.trial_id(trial) in population:
+            kept.append(artifact_id)
             continue
         candidates.append((trial, artifact_id))
-    return [(t, a) for t, a in candidates if compat.trial_id(t) not in in_use]
+    result = []
+    for trial, artifact_id in candidates:
+        if compat.trial_id(trial) in in_use:
+            kept.append(artifact_id)
+        else:
+            result.append((trial, artifact_id))
+    # Each trial's id is one Optuna recorded as its own upload (CheckpointStore), so two
+    # trials share one only if the storage was forged: then the kept one wins.
+    return [(t, a) for t, a in result if a not in set(kept)]
 
 
 def release(

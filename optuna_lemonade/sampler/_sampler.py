@@ -20,6 +20,7 @@ from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
 from optuna_lemonade import _optuna_compat as compat
+from optuna_lemonade._warning import LemonadeWarning
 from optuna_lemonade.architecture import Architecture
 from optuna_lemonade.architecture import SearchSpace
 from optuna_lemonade.cheap_objectives import CheapObjective
@@ -42,7 +43,6 @@ from optuna_lemonade.sampler._selection import SelectionStrategy
 from optuna_lemonade.sampler._stale import fail_trials_without_heartbeat
 from optuna_lemonade.sampler._stale import Heartbeats
 from optuna_lemonade.sampler._stale import StaleTrialCallback
-from optuna_lemonade.sampler._warning import LemonadeWarning
 
 
 if TYPE_CHECKING:
@@ -209,7 +209,7 @@ class LemonadeSampler(BaseSampler):
         # Optuna's retry callbacks copy a dead trial's system attributes into the retry:
         # train the same decision again, but not with the dead trial's checkpoint.
         retry = compat.retried_trial_number(trial) is not None
-        if retry and CheckpointStore.artifact_id(trial) is not None:
+        if retry and trial.system_attrs.get(CHECKPOINT_KEY) is not None:
             compat.set_trial_system_attr(storage, trial, CHECKPOINT_KEY, None)
         if DECISION_KEY in trial.system_attrs:
             decision = self._decisions.get(trial)

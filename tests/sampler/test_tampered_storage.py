@@ -1,0 +1,113 @@
+"""Storage contents are input: forged checkpoint ids and marks never stop the study,
+make a worker read a file outside the store, or make retention delete a front network."""
+
+from __future__ import annotations
+
+import pathlib
+import warnings
+
+import optuna
+from optuna.artifacts import FileSystemArtifactStore
+from optuna.trial import TrialState
+import pytest
+
+from optuna_lemonade.checkpoints import CHECKPOINT_KEY
+from optuna_lemonade.sampler import LemonadeSampler
+from optuna_lemonade.sampler import LemonadeWarning
+from tests.sampler.conftest import make_objective
+
+
+def _search(space, store, data, n_trials: int) -> tuple[LemonadeSampler, optuna.Study]:
+    sampler = LemonadeSampler(space, artifact_store=store, seed=0, keep_checkpoints="population")
+    study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
+    study.optimize(make_objective(sampler, data), n_trials=n_trials)
+    return sampler, study
+
+
+def _tampered_trial(
+    sampler: LemonadeSampler, study: optuna.Study, data, values, **attrs: object
+) -> optuna.trial.FrozenTrial:
+    """One more trial that trains and saves normally; then its system attributes are
+    overwritten in the storage (as a buggy script could) before it finishes."""
+    trial = study.ask()
+    child = sampler.child(trial)
+    child.fit([data], [data], epochs=1, lr=0.05, device="cpu")
+    for key, value in attrs.items():
+        study._storage.set_trial_system_attr(trial._trial_id, key, value)
+    study.tell(trial, values)
+    return study.trials[trial.number]
+
+
+@pytest.mark.parametrize(
+    "forged, problem",
+    [
+        ("../victim.txt", "is not an artifact id Optuna makes"),
+        ("/etc/passwd", "is not an artifact id Optuna makes"),
+        (42, "is not a string"),
+        ("0b8a5f02-3c1e-4a6b-9d2c-5e7f8a9b0c1d", "is not an artifact this trial uploaded"),
+    ],
+)
+def test_a_forged_checkpoint_id_is_ignored_and_the_search_goes_on(
+    space, tmp_path: pathlib.Path, data, forged: object, problem: str
+) -> None:
+    (tmp_path / "store").mkdir()
+    store = FileSystemArtifactStore(tmp_path / "store")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("not a checkpoint")
+    sampler, study = _search(space, store, data, n_trials=4)
+    # Values that would dominate every other trial: the forged trial would be the
+    # population's favourite parent.
+    forged_trial = _tampered_trial(sampler, study, data, (0.0, 1.0), **{CHECKPOINT_KEY: forged})
+    with pytest.warns(LemonadeWarning, match=f"trial {forged_trial.number}: .*{problem}"):
+        study.optimize(make_objective(sampler, data), n_trials=4)
+    assert [t.state for t in study.trials].count(TrialState.COMPLETE) == 9
+    assert forged_trial.number not in {t.number for t in sampler.population(study)}
+    assert all(sampler.decision(t).parent != forged_trial.number for t in study.trials)
+    assert victim.read_text() == "not a checkpoint"
+
+
+@pytest.mark.parametrize("forge_meta", [False, True])
+def test_a_dominated_trial_naming_a_front_checkpoint_cannot_get_it_deleted(
+    space, store, data, forge_meta: bool
+) -> None:
+    sampler, study = _search(space, store, data, n_trials=5)
+    front = sampler.population(study)
+    target = front[0]
+    target_id = target.system_attrs[CHECKPOINT_KEY]
+    attrs: dict[str, object] = {CHECKPOINT_KEY: target_id}
+    if forge_meta:  # also forge Optuna's record that the trial uploaded that artifact
+        attrs[f"artifacts:{target_id}"] = target.system_attrs[f"artifacts:{target_id}"]
+    dominated = _tampered_trial(sampler, study, data, (1.0, 1e9), **attrs)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trial = study.ask()  # one decision: retention releases what left the population
+    assert target.number in {t.number for t in sampler.population(study)}
+    assert (pathlib.Path(store._base_path) / target_id).exists()
+    assert sampler.load_model(study.trials[target.number]) is not None
+    messages = [str(w.message) for w in caught if issubclass(w.category, LemonadeWarning)]
+    if forge_meta:
+        assert not messages  # indistinguishable from a real upload, yet still kept
+    else:
+        assert any(f"trial {dominated.number}: " in m for m in messages)
+    study.tell(trial, state=TrialState.FAIL)
+
+
+def test_a_mark_that_names_no_trial_is_ignored(space, store, data) -> None:
+    sampler, study = _search(space, store, data, n_trials=3)
+    study._storage.set_study_system_attr(study._study_id, "lemonade:deleted:../x", "junk")
+    study._storage.set_study_system_attr(study._study_id, "lemonade:unreadable:", "junk")
+    with pytest.warns(LemonadeWarning, match="does not name a trial"):
+        study.optimize(make_objective(sampler, data), n_trials=3)
+    assert [t.state for t in study.trials].count(TrialState.COMPLETE) == 6
+
+
+def test_a_forged_retry_number_is_not_a_retry(space, store, data) -> None:
+    sampler, study = _search(space, store, data, n_trials=3)
+    # A waiting trial as Optuna's retry callbacks make one, with a forged retry number.
+    template = optuna.trial.create_trial(
+        state=TrialState.WAITING, system_attrs={"failed_trial": "x"}
+    )
+    study._storage.create_new_trial(study._study_id, template_trial=template)
+    study.optimize(make_objective(sampler, data), n_trials=2)
+    assert [t.state for t in study.trials].count(TrialState.COMPLETE) == 5
+    assert sampler.decision(study.trials[3]).parent is not None  # decided as a new child
