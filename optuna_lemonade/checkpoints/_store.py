@@ -89,6 +89,7 @@ class CheckpointStore:
 
         Raises:
             ValueError: If the model does not match the architecture.
+            CheckpointError: If the artifact store fails to store it (full, unreachable).
         """
         data = to_bytes(arch, model)
         if self._default_directory is not None:
@@ -97,12 +98,22 @@ class CheckpointStore:
             path = os.path.join(directory, f"trial-{trial.number}.pt")
             with open(path, "wb") as file:
                 file.write(data)
-            artifact_id = upload_artifact(
-                artifact_store=self.artifact_store,
-                file_path=path,
-                study_or_trial=trial,
-                mimetype="application/octet-stream",
-            )
+            try:
+                artifact_id = upload_artifact(
+                    artifact_store=self.artifact_store,
+                    file_path=path,
+                    study_or_trial=trial,
+                    mimetype="application/octet-stream",
+                )
+            except Exception as error:  # any store's own errors: OSError, botocore's, ...
+                # Nothing names the upload yet (the checkpoint key is set below), so no
+                # worker takes a half-written file as a parent. A partial object the
+                # store may have left stays there: upload_artifact does not tell its id.
+                raise CheckpointError(
+                    f"the checkpoint of trial {trial.number} could not be saved to the "
+                    f"artifact store ({type(error).__name__}: {error}); the trial cannot "
+                    "be a parent"
+                ) from error
         compat.set_trial_system_attr(
             compat.trial_storage(trial), trial, CHECKPOINT_KEY, artifact_id
         )

@@ -86,6 +86,9 @@ class Child:
 
         Raises:
             ValueError: If the model does not match the architecture.
+            optuna_lemonade.checkpoints.CheckpointError: If the artifact store fails to
+                store it (full, unreachable); a ``ValueError`` too. The trial keeps its
+                previous checkpoint, if any, and without one cannot be a parent.
         """
         previous = self.checkpoint
         self.checkpoint = self._store.save(

@@ -1,5 +1,6 @@
 """Storage contents are input: forged checkpoint ids and marks never stop the study,
-make a worker read a file outside the store, or make retention delete a front network."""
+make a worker read a file outside the store, or make retention delete a front network;
+and a store that fails mid-upload fails only that trial."""
 
 from __future__ import annotations
 
@@ -111,3 +112,41 @@ def test_a_forged_retry_number_is_not_a_retry(space, store, data) -> None:
     study.optimize(make_objective(sampler, data), n_trials=2)
     assert [t.state for t in study.trials].count(TrialState.COMPLETE) == 5
     assert sampler.decision(study.trials[3]).parent is not None  # decided as a new child
+
+
+class _FullStore(FileSystemArtifactStore):
+    """A file-system store whose disk fills up in the middle of every third write."""
+
+    def __init__(self, base_path: pathlib.Path) -> None:
+        super().__init__(base_path)
+        self.writes = 0
+
+    def write(self, artifact_id: str, content_body) -> None:
+        self.writes += 1
+        if self.writes % 3:
+            return super().write(artifact_id, content_body)
+        half = content_body.read(1000)
+        (pathlib.Path(self._base_path) / artifact_id).write_bytes(half)
+        raise OSError(28, "No space left on device")
+
+
+def test_a_failed_save_fails_the_trial_and_offers_nothing_half_written(
+    space, tmp_path: pathlib.Path, data
+) -> None:
+    from optuna_lemonade.checkpoints import CheckpointError
+
+    (tmp_path / "store").mkdir()
+    store = _FullStore(tmp_path / "store")
+    sampler = LemonadeSampler(space, artifact_store=store, seed=0, keep_checkpoints="population")
+    study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
+    with pytest.raises(CheckpointError, match=r"trial 2 could not be saved .*No space left"):
+        study.optimize(make_objective(sampler, data), n_trials=3)
+    assert study.trials[2].state == TrialState.FAIL
+    # The search goes on when the objective's caller catches it, as the search command does.
+    study.optimize(make_objective(sampler, data), n_trials=9, catch=(CheckpointError,))
+    failed = {t.number for t in study.trials if t.state == TrialState.FAIL}
+    assert len(failed) == 4  # every third save
+    assert all(CHECKPOINT_KEY not in study.trials[n].system_attrs for n in failed)
+    assert all(sampler.decision(t).parent not in failed for t in study.trials)
+    for trial in sampler.population(study):
+        assert sampler.load_model(trial) is not None
