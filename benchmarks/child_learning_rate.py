@@ -13,6 +13,7 @@ the parent learnt, and which starting rate keeps the most?
 from __future__ import annotations
 
 import argparse
+import pathlib
 import time
 
 from _common import RESULTS
@@ -41,6 +42,7 @@ def main() -> None:
     parser.add_argument("--initial-epochs", type=float, default=3.0)
     parser.add_argument("--child-epochs", type=float, default=2.0)
     parser.add_argument("--quick", action="store_true", help="2k images, 1 seed, 1 generation")
+    parser.add_argument("--output-dir", type=pathlib.Path, default=RESULTS)
     config = parser.parse_args()
     sizes = (2000, 1000) if config.quick else (10_000, 10_000)
     if config.quick:
@@ -101,17 +103,16 @@ def main() -> None:
         lr: np.mean([r["errors"][-1] for r in rows if r["lr"] == lr], axis=0).item() for lr in lrs
     }
     print("mean final error: " + ", ".join(f"lr {lr}: {e:.4f}" for lr, e in means.items()))
-    if not config.quick:
-        write_json(
-            RESULTS,
-            "child_learning_rate",
-            {
-                "config": vars(config),
-                "rows": rows,
-                "mean_final_error": means,
-                "seconds": time.perf_counter() - started,
-            },
-        )
+    write_json(
+        config.output_dir,
+        "child_learning_rate" + ("_quick" if config.quick else ""),
+        {
+            "config": {k: str(v) for k, v in vars(config).items()},
+            "rows": rows,
+            "mean_final_error": means,
+            "seconds": time.perf_counter() - started,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -359,6 +359,10 @@ def main() -> None:
             for future in concurrent.futures.as_completed(futures):
                 finished(future.result())
     runs.sort(key=lambda r: (r["seed"], method_order(r["method"])))
+    # The results hold every kept run too: name what is in them, not what this
+    # invocation was asked for.
+    config_dict["methods"] = sorted({r["method"] for r in runs}, key=method_order)
+    config_dict["seeds_run"] = sorted({r["seed"] for r in runs})
     summary = summarise(runs, config.budget, objectives)
     by_budget = summarise_budgets(runs, config, objectives)
     for budget, entry in by_budget.items():
