@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from _search_summary import METHODS
+from _search_summary import method_order
 import numpy as np
 
 
@@ -24,33 +24,36 @@ def plot(
         import matplotlib.pyplot as plt
     except ImportError:
         return
-    colours = dict(zip(METHODS, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False))
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for method in [m for m in METHODS if any(r["method"] == m for r in runs)]:
-        curves = [r for r in runs if r["method"] == method]
-        grid = np.array(curves[0]["hypervolume_curve"]["seconds"]) / 60
-        for run in curves:
-            ax.plot(
-                grid,
-                run["hypervolume_curve"]["hypervolume"],
-                color=colours[method],
-                alpha=0.25,
-                lw=1,
+    methods = sorted({r["method"] for r in runs}, key=method_order)
+    palette = plt.get_cmap("tab10").colors
+    colours = {m: palette[i % len(palette)] for i, m in enumerate(methods)}
+    keys = [("hypervolume", "hypervolume (log-scaled costs)", summary["headline"])]
+    if all("useful_hypervolume" in r["hypervolume_curve"] for r in runs):
+        useful = (summary.get("useful_hypervolume") or {}).get("headline", {})
+        keys.append(("useful_hypervolume", "useful-network hypervolume", useful))
+    fig, axes = plt.subplots(1, len(keys), figsize=(7 * len(keys), 4.5), squeeze=False)
+    for ax, (key, label, headline) in zip(axes[0], keys, strict=True):
+        for method in methods:
+            curves = [r for r in runs if r["method"] == method]
+            grid = np.array(curves[0]["hypervolume_curve"]["seconds"]) / 60
+            for run in curves:
+                ax.plot(grid, run["hypervolume_curve"][key], color=colours[method], alpha=0.2)
+            mean = np.mean([r["hypervolume_curve"][key] for r in curves], axis=0)
+            ax.plot(grid, mean, color=colours[method], lw=2, label=f"{method} ({len(curves)})")
+        if headline.get("lemonade_seconds_to_reach_it") is not None:
+            ax.axvline(
+                headline["lemonade_seconds_to_reach_it"] / 60,
+                color="grey",
+                ls=":",
+                label=f"LEMONADE reaches {headline['best_baseline']}'s final",
             )
-        mean = np.mean([r["hypervolume_curve"]["hypervolume"] for r in curves], axis=0)
-        ax.plot(grid, mean, color=colours[method], lw=2, label=f"{method} ({len(curves)} seed(s))")
-    headline = summary["headline"]
-    if headline.get("lemonade_seconds_to_reach_it") is not None:
-        ax.axvline(
-            headline["lemonade_seconds_to_reach_it"] / 60,
-            color="grey",
-            ls=":",
-            label=f"LEMONADE reaches {headline['best_baseline']}'s final HV",
+        ax.set_xlabel("wall-clock minutes")
+        ax.set_ylabel(label)
+        ax.set_title(
+            f"{config.dataset}, objectives {', '.join(objectives)}; mean of seeds (thin: each)",
+            fontsize=9,
         )
-    ax.set_xlabel("wall-clock minutes")
-    ax.set_ylabel("hypervolume (normalised)")
-    ax.set_title(f"{config.dataset}, objectives {', '.join(objectives)}")
-    ax.legend(fontsize=7)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(config.output_dir / f"{name}_hypervolume.png", dpi=120)
     plt.close(fig)
@@ -59,7 +62,7 @@ def plot(
     fig, axes = plt.subplots(1, len(costs), figsize=(7 * len(costs), 4.5), squeeze=False)
     for ax, cost in zip(axes[0], costs, strict=True):
         index = objectives.index(cost)
-        for method in [m for m in METHODS if any(r["method"] == m for r in runs)]:
+        for method in methods:
             run = next(r for r in runs if r["method"] == method)  # first seed
             front = sorted(run["front"], key=lambda t: t["values"][index])
             xs = [t["values"][index] for t in front]
@@ -80,8 +83,8 @@ def plot(
         ax.set_xlabel({"params": "parameters", "macs": "multiply-adds"}[cost])
         ax.set_ylabel("test error")
         ax.set_title(
-            f"Final fronts (seed {runs[0]['seed']}), test split; stars: hand-designed, "
-            f"{config.reference_epochs} epochs",
+            f"Final fronts (seed {runs[0]['seed']}), test split"
+            + (f"; stars: hand-designed, {config.reference_epochs} epochs" if references else ""),
             fontsize=9,
         )
         ax.legend(fontsize=7)

@@ -180,6 +180,13 @@ def parse_arguments() -> tuple[argparse.ArgumentParser, argparse.Namespace]:
         "stays in the results",
     )
     parser.add_argument(
+        "--drop",
+        default="",
+        metavar="METHOD:SEED,...",
+        help="with --resume: runs not to keep (e.g. disturbed by other work on the "
+        "machine); they run again if --methods and --seeds ask for them",
+    )
+    parser.add_argument(
         "--references-from",
         type=pathlib.Path,
         default=None,
@@ -320,7 +327,16 @@ def main() -> None:
             flush=True,
         )
     seeds = range(config.first_seed, config.first_seed + config.seeds)
-    runs: list[dict[str, Any]] = list(previous.get("runs", []))
+    try:
+        dropped = {
+            (method, int(seed))
+            for method, _, seed in (d.partition(":") for d in config.drop.split(",") if d)
+        }
+    except ValueError:
+        parser.error(f"--drop: METHOD:SEED pairs separated by commas, got {config.drop!r}")
+    runs: list[dict[str, Any]] = [
+        r for r in previous.get("runs", []) if (r["method"], r["seed"]) not in dropped
+    ]
     done = {(r["method"], r["seed"]) for r in runs}
     for method, seed in sorted(done):
         print(f"seed {seed} {method:17} kept from {kept_from}", flush=True)
