@@ -9,6 +9,7 @@ Optuna upgrade is checked in one file.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 from typing import TYPE_CHECKING
@@ -58,8 +59,13 @@ _ARTIFACTS_ATTR_PREFIX = "artifacts:"
 def uploaded_by(trial: FrozenTrial, artifact_id: str) -> bool:
     """Whether Optuna recorded ``artifact_id`` as uploaded by ``trial`` itself."""
     meta = trial.system_attrs.get(_ARTIFACTS_ATTR_PREFIX + artifact_id)
-    if not isinstance(meta, str):
-        return False
+    return isinstance(meta, str) and _records(meta, artifact_id)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _records(meta: str, artifact_id: str) -> bool:
+    # Cached: every decision asks this of every trial with a checkpoint, and the
+    # answer depends on these two strings alone.
     try:
         recorded = json.loads(meta)
     except ValueError:

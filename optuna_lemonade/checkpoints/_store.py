@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from typing import TYPE_CHECKING
@@ -33,6 +34,15 @@ CHECKPOINT_KEY = "lemonade:checkpoint"
 only after the artifact is fully written, so its presence means the file is complete."""
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _is_uuid(value: str) -> bool:
+    # Cached: asked of every trial with a checkpoint at every decision.
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
 def checkpoint_id_problem(trial: FrozenTrial, value: object) -> str | None:
     """What is wrong with ``value`` as ``trial``'s checkpoint id, or None if nothing.
 
@@ -43,11 +53,7 @@ def checkpoint_id_problem(trial: FrozenTrial, value: object) -> str | None:
     """
     if not isinstance(value, str):
         return f"its checkpoint id is not a string ({type(value).__name__})"
-    try:
-        well_formed = str(uuid.UUID(value)) == value
-    except ValueError:
-        well_formed = False
-    if not well_formed:
+    if not _is_uuid(value):
         return f"its checkpoint id {value[:80]!r} is not an artifact id Optuna makes"
     if not compat.uploaded_by(trial, value):
         return f"its checkpoint id {value!r} is not an artifact this trial uploaded"
