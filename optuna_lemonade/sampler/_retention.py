@@ -41,7 +41,7 @@ def releasable(
     """
     in_use = set(in_use)
     candidates = []
-    kept = []
+    kept: set[str] = set()
     for trial in trials:
         if trial.state in (TrialState.RUNNING, TrialState.WAITING):
             other = decision_of(trial)
@@ -52,18 +52,14 @@ def releasable(
         if artifact_id is None or compat.trial_id(trial) in withdrawn:
             continue
         if trial.state == TrialState.COMPLETE and compat.trial_id(trial) in population:
-            kept.append(artifact_id)
+            kept.add(artifact_id)
             continue
         candidates.append((trial, artifact_id))
-    result = []
-    for trial, artifact_id in candidates:
-        if compat.trial_id(trial) in in_use:
-            kept.append(artifact_id)
-        else:
-            result.append((trial, artifact_id))
+    # in_use is complete only after the loop (a running trial may come after its parent).
+    kept |= {a for t, a in candidates if compat.trial_id(t) in in_use}
     # Each trial's id is one Optuna recorded as its own upload (CheckpointStore), so two
     # trials share one only if the storage was forged: then the kept one wins.
-    return [(t, a) for t, a in result if a not in set(kept)]
+    return [(t, a) for t, a in candidates if compat.trial_id(t) not in in_use and a not in kept]
 
 
 def release(
