@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from _search_summary import method_order
+from _search_methods import method_order
 import numpy as np
 
 

@@ -11,8 +11,9 @@ from typing import Any
 
 from _parametric import reference_architectures
 from _parametric import SPACES
+from _search_methods import parse_baseline
+from _search_methods import VARIANTS
 from _search_summary import hypervolume_curves
-from _search_summary import parse_baseline
 import numpy as np
 import optuna
 from optuna.artifacts import FileSystemArtifactStore
@@ -33,36 +34,6 @@ from optuna_lemonade.training import evaluate
 from optuna_lemonade.training import fine_tune
 from optuna_lemonade.training import load_dataset
 
-
-VARIANTS: dict[str, dict[str, Any]] = {
-    "lemonade": {},
-    "lemonade-scratch": {"children_from_scratch": True},
-    "lemonade-uniform": {"uniform_selection": True},
-    "lemonade-lr02": {"child_lr": 0.02},
-    "lemonade-lr01": {"child_lr": 0.01},
-    "lemonade-init6": {"initial_epochs": 6.0},
-    "lemonade-cheapmore": {"cheap_more": True},
-    "lemonade-init6-cheapmore": {"initial_epochs": 6.0, "cheap_more": True},
-    "lemonade-costsel": {"cost_selection": True},
-    "lemonade-child4": {"child_epochs": 4.0},
-}
-"""LEMONADE's variants: the defaults, and one change each (the ablations):
-
-* ``lemonade-scratch``: LEMONADE's choices, every child trained from scratch like a
-  baseline (no inheritance);
-* ``lemonade-uniform``: uniform instead of density-based parent and child selection;
-* ``lemonade-lr02``, ``lemonade-lr01``: children's cosine schedule starts at 0.02 or
-  0.01 instead of the initial networks' ``--lr``;
-* ``lemonade-init6``: initial networks trained 6 epochs instead of ``--scratch-epochs``;
-* ``lemonade-cheapmore``: a child with fewer multiply-adds than ``CHEAP_MACS`` trains
-  longer, ``--child-epochs`` times ``sqrt(CHEAP_MACS / MACs)``, at most 3 times as long
-  (small networks are cheap to train and far from converged after 2 epochs);
-* ``lemonade-init6-cheapmore``: both;
-* ``lemonade-child4``: children fine-tuned 4 epochs instead of ``--child-epochs``;
-* ``lemonade-costsel``: children accepted with probability proportional to inverse
-  density divided by the square root of their parameter count (a stand-in for the
-  wall-clock they will cost), instead of inverse density alone.
-"""
 
 CHEAP_MACS = 4e6
 """Multiply-adds below which ``cheap_more`` lengthens a child's fine-tune (about the
@@ -204,16 +175,19 @@ class Run:
             if t.state == TrialState.COMPLETE
         ]
         counted = [t for t in trials if t["within_budget"]]
-        on_front: set[int] = set()
-        for minutes in self.config.report_at:  # the fronts at every reported budget
-            on_front |= {
+        # The front at every reported budget (the last is the whole budget, which
+        # report_at always holds); each trial on one gets a test error.
+        fronts = [
+            {
                 t.number
                 for t in pareto_front(
                     [study.trials[t["number"]] for t in counted if t["seconds"] <= 60 * minutes],
                     study.directions,
                 )
             }
-        front = [t for t in counted if t["number"] in on_front]
+            for minutes in sorted(self.config.report_at)
+        ]
+        front = [t for t in counted if t["number"] in set().union(*fronts)]
         for entry in front:  # test error, once, at the end
             if self.lemonade:
                 assert isinstance(self.sampler, LemonadeSampler)
@@ -221,10 +195,6 @@ class Run:
             else:
                 model = from_bytes((self.directory / f"{entry['number']}.pt").read_bytes())
             entry["test_error"] = evaluate(model, self.test, device=self.config.device)
-        final_front = {
-            t.number
-            for t in pareto_front([study.trials[t["number"]] for t in counted], study.directions)
-        }
         grid = np.linspace(0, self.config.budget, 101)
         curves = hypervolume_curves(trials, self.objectives, grid)
         return {
@@ -234,7 +204,7 @@ class Run:
             "threads": torch.get_num_threads(),
             "wall_seconds": elapsed,
             "trials": trials,
-            "front": [t for t in front if t["number"] in final_front],
+            "front": [t for t in front if t["number"] in fronts[-1]],
             "hypervolume_curve": {"seconds": grid.tolist(), **curves},
             "final_hypervolume": curves["hypervolume"][-1],
             "final_useful_hypervolume": curves["useful_hypervolume"][-1],
@@ -242,10 +212,10 @@ class Run:
 
 
 def run_in_process(
-    method: str, seed: int, config: argparse.Namespace, objectives: list[str], threads: int
+    method: str, seed: int, config: argparse.Namespace, objectives: list[str]
 ) -> dict[str, Any]:
-    """One run in a process of its own (``--jobs``): its own data and torch threads."""
-    torch.set_num_threads(threads)
+    """One run in a process of its own (``--jobs``): its own data, ``--threads`` threads."""
+    torch.set_num_threads(config.threads)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     data = load_benchmark_data(config)
     return Run(method, seed, config, data, data.loaders(batch_size=128, seed=0), objectives).run()

@@ -5,58 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from _search_methods import is_baseline
+from _search_methods import method_order
 import numpy as np
-
-
-SAMPLERS = ("tpe", "nsga2", "random")
-"""Optuna's samplers as baselines; a method ``tpe-6`` is TPE with 6 epochs per network,
-plain ``tpe`` uses ``--scratch-epochs``."""
-LEMONADE_VARIANTS = (
-    "lemonade",
-    "lemonade-scratch",
-    "lemonade-uniform",
-    "lemonade-lr02",
-    "lemonade-lr01",
-    "lemonade-init6",
-    "lemonade-cheapmore",
-    "lemonade-init6-cheapmore",
-    "lemonade-costsel",
-    "lemonade-child4",
-)
-"""LEMONADE with its defaults first, then the ablations (see _search_runs.VARIANTS)."""
-METHODS = ("lemonade", "tpe-3", "tpe-6", "nsga2-3", "nsga2-6", "random-3", "random-6")
-"""The default set: LEMONADE against every baseline at 3 and 6 epochs per network."""
-
-
-def parse_baseline(method: str) -> tuple[str, float | None] | None:
-    """``("tpe", 6.0)`` for ``tpe-6``, ``("tpe", None)`` for ``tpe``; None for LEMONADE."""
-    sampler, dash, epochs = method.partition("-")
-    if sampler not in SAMPLERS or (dash and not epochs):
-        return None
-    try:
-        return sampler, (float(epochs) if epochs else None)
-    except ValueError:
-        return None
-
-
-def is_method(method: str) -> bool:
-    if method in LEMONADE_VARIANTS:
-        return True
-    parsed = parse_baseline(method)
-    return parsed is not None and (parsed[1] is None or parsed[1] > 0)
-
-
-def is_baseline(method: str) -> bool:
-    return parse_baseline(method) is not None
-
-
-def method_order(method: str) -> tuple[int, str, float]:
-    """Sort key: LEMONADE's variants in their order, then baselines by sampler, epochs."""
-    if method in LEMONADE_VARIANTS:
-        return (0, f"{LEMONADE_VARIANTS.index(method):03d}", 0.0)
-    parsed = parse_baseline(method)
-    assert parsed is not None
-    return (1, f"{SAMPLERS.index(parsed[0]):03d}", parsed[1] or 0.0)
 
 
 def at_budget(runs: list[dict[str, Any]], seconds: float) -> list[dict[str, Any]]:
@@ -336,6 +287,15 @@ def report(summary: dict[str, Any]) -> None:
         )
 
 
+def _cell(best: dict[str, Any], seeds: int) -> str:
+    """Validation / test error in percent; "(n)" when only n of the seeds had one."""
+    if best["mean_validation_error"] is None:
+        return "-"
+    validation, test = 100 * best["mean_validation_error"], 100 * best["mean_test_error"]
+    found = best["n_seeds_with_a_network"]
+    return f"{validation:.1f} / {test:.1f}" + (f" ({found})" if found < seeds else "")
+
+
 def markdown_table(summary: dict[str, Any]) -> str:
     """One row per method: trials, both hypervolumes and the best validation / test
     error per size cap (means over seeds, in percent), for benchmarks/README.md."""
@@ -348,23 +308,11 @@ def markdown_table(summary: dict[str, Any]) -> str:
     lines = [header, "|" + "---|" * (5 + len(SIZE_CAPS))]
     for method, entry in summary["best_error_by_size"].items():
         seeds = max(e["n_seeds_with_a_network"] for e in entry.values())
-        cells = [
-            "-"
-            if entry[cap]["mean_validation_error"] is None
-            else (
-                f"{100 * entry[cap]['mean_validation_error']:.1f} / "
-                f"{100 * entry[cap]['mean_test_error']:.1f}"
-                + (
-                    f" ({entry[cap]['n_seeds_with_a_network']})"
-                    if entry[cap]["n_seeds_with_a_network"] < seeds
-                    else ""
-                )
-            )
-            for cap in SIZE_CAPS
-        ]
         lines.append(
             f"| {method} | {seeds} | {summary['trials_within_budget'][method]:.0f} | "
             f"{summary['mean_final_hypervolume'][method]:.3f} | "
-            f"{useful.get(method, float('nan')):.3f} | " + " | ".join(cells) + " |"
+            f"{useful.get(method, float('nan')):.3f} | "
+            + " | ".join(_cell(entry[cap], seeds) for cap in SIZE_CAPS)
+            + " |"
         )
     return "\n".join(lines)

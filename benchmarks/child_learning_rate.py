@@ -25,6 +25,7 @@ from optuna_lemonade import count_params
 from optuna_lemonade import SearchSpace
 from optuna_lemonade.morphisms import get_operator
 from optuna_lemonade.morphisms import mutate
+from optuna_lemonade.morphisms import NotApplicable
 from optuna_lemonade.network import build_model
 from optuna_lemonade.training import evaluate
 from optuna_lemonade.training import fine_tune
@@ -74,7 +75,7 @@ def main() -> None:
                             arch, model.eval(), name, rng, search_space=space
                         )
                         break
-                    except Exception:  # NotApplicable: draw another operator
+                    except NotApplicable:  # no place for it: draw another operator
                         continue
                 teacher = None if get_operator(name).exact else model.eval()
                 torch.manual_seed(seed)

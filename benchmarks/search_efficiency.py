@@ -45,6 +45,11 @@ from typing import Any
 
 from _common import RESULTS
 from _common import write_json
+from _search_methods import is_method
+from _search_methods import LEMONADE_VARIANTS
+from _search_methods import method_order
+from _search_methods import METHODS
+from _search_methods import SAMPLERS
 from _search_plots import plot
 from _search_runs import load_benchmark_data
 from _search_runs import Run
@@ -52,14 +57,9 @@ from _search_runs import run_in_process
 from _search_runs import train_references
 from _search_summary import at_budget
 from _search_summary import hypervolume_curves
-from _search_summary import is_method
-from _search_summary import LEMONADE_VARIANTS
 from _search_summary import LOG_RANGES
 from _search_summary import markdown_table
-from _search_summary import method_order
-from _search_summary import METHODS
 from _search_summary import report
-from _search_summary import SAMPLERS
 from _search_summary import summarise
 import numpy as np
 import optuna
@@ -368,10 +368,7 @@ def main() -> None:
         # threads can deadlock.
         context = multiprocessing.get_context("spawn")
         with concurrent.futures.ProcessPoolExecutor(config.jobs, mp_context=context) as pool:
-            futures = [
-                pool.submit(run_in_process, m, s, config, objectives, config.threads)
-                for m, s in pending
-            ]
+            futures = [pool.submit(run_in_process, m, s, config, objectives) for m, s in pending]
             for future in concurrent.futures.as_completed(futures):
                 finished(future.result())
     runs.sort(key=lambda r: (r["seed"], method_order(r["method"])))

@@ -11,7 +11,8 @@ import pytest
 
 
 sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "benchmarks"))
-import _search_summary  # benchmarks/ is not a package
+import _search_methods  # benchmarks/ is not a package
+import _search_summary
 import search_efficiency
 
 
@@ -128,16 +129,16 @@ def test_a_baseline_with_nothing_useful_is_not_reached_at_time_zero() -> None:
 
 
 def test_method_names_are_parsed() -> None:
-    assert _search_summary.parse_baseline("tpe-6") == ("tpe", 6.0)
-    assert _search_summary.parse_baseline("random") == ("random", None)
-    assert _search_summary.parse_baseline("lemonade") is None
-    assert _search_summary.is_method("nsga2-1.5")
-    assert _search_summary.is_method("lemonade-uniform")
+    assert _search_methods.parse_baseline("tpe-6") == ("tpe", 6.0)
+    assert _search_methods.parse_baseline("random") == ("random", None)
+    assert _search_methods.parse_baseline("lemonade") is None
+    assert _search_methods.is_method("nsga2-1.5")
+    assert _search_methods.is_method("lemonade-uniform")
     for wrong in ("tpe-x", "tpe-0", "tpe-", "cmaes-3", "lemonade-foo", ""):
-        assert not _search_summary.is_method(wrong), wrong
+        assert not _search_methods.is_method(wrong), wrong
     order = sorted(
         ["tpe-6", "random-3", "lemonade-uniform", "tpe-3", "lemonade"],
-        key=_search_summary.method_order,
+        key=_search_methods.method_order,
     )
     assert order == ["lemonade", "lemonade-uniform", "tpe-3", "tpe-6", "random-3"]
 
