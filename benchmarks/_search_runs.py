@@ -30,9 +30,11 @@ from optuna_lemonade.sampler import inverse_density
 from optuna_lemonade.sampler import LemonadeSampler
 from optuna_lemonade.sampler import pareto_front
 from optuna_lemonade.sampler import uniform
+from optuna_lemonade.training import child_epochs
 from optuna_lemonade.training import evaluate
 from optuna_lemonade.training import fine_tune
 from optuna_lemonade.training import load_dataset
+from optuna_lemonade.training import reference_macs
 
 
 CHEAP_MACS = 4e6
@@ -74,8 +76,18 @@ class Run:
         self.epochs = config.scratch_epochs
         if self.lemonade:
             selection = {"parent_selection": uniform, "child_selection": uniform}
+            space = SearchSpace(
+                data.input_shape,
+                data.num_classes,
+                **(
+                    {"initial_widths": self.variant["initial_widths"]}
+                    if "initial_widths" in self.variant
+                    else {}
+                ),
+            )
+            self.reference_macs = reference_macs(space.initial_architectures())
             self.sampler = LemonadeSampler(
-                SearchSpace(data.input_shape, data.num_classes),
+                space,
                 cheap_objectives=[o for o in objectives if o != "error"],
                 artifact_store=FileSystemArtifactStore(str(self.directory)),
                 seed=seed,
@@ -121,6 +133,8 @@ class Run:
                 model, teacher = child.model, child.teacher
                 if self.variant.get("cheap_more"):
                     epochs = cheap_more_epochs(epochs, analytic_num_macs(arch))
+                elif not self.variant.get("flat_child_epochs"):  # the search command's rule
+                    epochs = child_epochs(epochs, arch, self.reference_macs)
             origin = "scratch" if child.parent is None else f"{child.operator} of {child.parent}"
         else:
             arch = self.space(trial, self.data.input_shape, self.data.num_classes)

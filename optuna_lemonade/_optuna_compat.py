@@ -90,6 +90,14 @@ def storage(study: optuna.Study) -> BaseStorage:
     return study._storage
 
 
+def study_id(study: optuna.Study) -> int:
+    """The study's storage id (optuna-dashboard's URLs name studies by it).
+
+    Why: only the private ``_study_id`` holds it.
+    """
+    return study._study_id
+
+
 def trial_storage(trial: optuna.Trial) -> BaseStorage:
     """A running trial's storage.
 

@@ -15,6 +15,9 @@ from optuna_lemonade.architecture._ops import OpKind
 from optuna_lemonade.architecture._ops import OPS
 from optuna_lemonade.architecture._ops import SeparableConv2d
 from optuna_lemonade.architecture._search_space import SearchSpace
+from optuna_lemonade.architecture._summary import human_count
+from optuna_lemonade.architecture._summary import layer_name
+from optuna_lemonade.architecture._summary import summarize
 
 
 __all__ = [
@@ -28,4 +31,7 @@ __all__ = [
     "Shape",
     "analytic_num_macs",
     "analytic_num_params",
+    "human_count",
+    "layer_name",
+    "summarize",
 ]

@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from optuna_lemonade.architecture import SearchSpace
 from optuna_lemonade.cli._arguments import check_options
+from optuna_lemonade.cli._arguments import command_parsers
 from optuna_lemonade.cli._arguments import DEFAULTS
 from optuna_lemonade.cli._arguments import parsers
 from optuna_lemonade.cli._environment import check_device
@@ -26,14 +27,19 @@ from optuna_lemonade.cli._environment import make_dir
 from optuna_lemonade.cli._environment import open_storage
 from optuna_lemonade.cli._environment import remove_dirs
 from optuna_lemonade.cli._environment import sqlite_file
+from optuna_lemonade.cli._pages import Pages
 from optuna_lemonade.cli._report import format_count
 from optuna_lemonade.cli._report import report
 from optuna_lemonade.cli._signals import Interrupted
 from optuna_lemonade.cli._signals import quiet_interrupts
 from optuna_lemonade.cli._signals import SIGNAL_EXIT
 from optuna_lemonade.cli._signals import Stopper
+from optuna_lemonade.cli._take_away import export_main
+from optuna_lemonade.cli._take_away import train_main
 from optuna_lemonade.sampler import LemonadeSampler
+from optuna_lemonade.training import child_epochs as scaled_child_epochs
 from optuna_lemonade.training import load_dataset
+from optuna_lemonade.training import reference_macs
 
 
 def search(argv: Sequence[str] | None = None) -> int:
@@ -85,11 +91,12 @@ def _search(argv: Sequence[str] | None, stopper: Stopper) -> int:
             search_parser.error(f"--dataset {args.dataset}: {error}{hint}")
         storage = open_storage(args, search_parser)
         space = SearchSpace(data.input_shape, data.num_classes, max_params=args.max_params)
+        artifact_store = FileSystemArtifactStore(args.checkpoint_dir)
         sampler = LemonadeSampler(
             space,
             # The density estimate runs over the cost objectives the study minimises.
             cheap_objectives=[name for name in objectives if name != "error"] or ["params"],
-            artifact_store=FileSystemArtifactStore(args.checkpoint_dir),
+            artifact_store=artifact_store,
             n_proposals=args.n_proposals,
             operators=args.operators,
             seed=args.seed,
@@ -113,13 +120,21 @@ def _search(argv: Sequence[str] | None, stopper: Stopper) -> int:
         flush=True,
     )
     fail_trials_left_running(study, args.grace_period)
+    pages = Pages(study, artifact_store, enabled=not args.no_dashboard)
+    reference = reference_macs(space.initial_architectures())
 
     def objective(trial: optuna.Trial) -> list[float]:
         stopper.in_objective = trial.number
         try:
             stopper.check()
             child = sampler.child(trial)
-            epochs = initial_epochs if child.parent is None else child_epochs
+            pages.annotate(trial, child)
+            if child.parent is None:
+                epochs = initial_epochs
+            elif args.flat_child_epochs:
+                epochs = child_epochs
+            else:  # cheap children train longer
+                epochs = scaled_child_epochs(child_epochs, child.architecture, reference)
             start = time.perf_counter()
             error = child.fit(train_loader, val_loader, epochs=epochs, lr=lr, device=device)
         finally:
@@ -146,7 +161,7 @@ def _search(argv: Sequence[str] | None, stopper: Stopper) -> int:
                 timeout=None if args.minutes is None else args.minutes * 60,
                 show_progress_bar=not args.quiet,
                 catch=(RuntimeError, ValueError),
-                callbacks=[stopper.callback],
+                callbacks=[stopper.callback, pages.callback],
             )
     except Interrupted:
         pass  # Optuna marked the running trial FAIL before re-raising
@@ -158,13 +173,26 @@ def _search(argv: Sequence[str] | None, stopper: Stopper) -> int:
             "" if stopper.stopped_trial is None else f"; trial {stopper.stopped_trial} marked FAIL"
         )
         print(f"\nstopped by {signal.Signals(stopper.signum).name}{marked}", flush=True)
+    pages.save_genealogy()
     problem = report(args, study, sampler, objectives, before, test_loader, device, stopper)
     return status or problem
+
+
+def take_away(argv: Sequence[str] | None = None) -> int:
+    """Run ``optuna-lemonade export`` or ``optuna-lemonade train``; return the exit status."""
+    parser, commands = command_parsers()
+    args = parser.parse_args(argv)
+    if args.command == "export":
+        return export_main(args, commands["export"])
+    return train_main(args, commands["train"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``optuna-lemonade`` command."""
     try:
+        words = list(sys.argv[1:] if argv is None else argv)
+        if words and words[0] in ("export", "train"):
+            return take_away(words)
         return search(argv)
     except BrokenPipeError:  # the output went to a pager or ``head`` that closed
         # Python would complain again when flushing stdout at exit.

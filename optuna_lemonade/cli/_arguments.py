@@ -1,8 +1,9 @@
-"""The search command's arguments: parser, per-data-set defaults, checks of the values."""
+"""The command line's arguments: parsers, per-data-set defaults, checks of the values."""
 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from optuna_lemonade.morphisms import OPERATORS
 from optuna_lemonade.training import DATASETS
@@ -33,6 +34,12 @@ def per_dataset(key: str) -> str:
 
 def parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     """The top-level parser and the ``search`` sub-command's parser."""
+    parser, commands = command_parsers()
+    return parser, commands["search"]
+
+
+def command_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The top-level parser and each sub-command's parser by name."""
     parser = argparse.ArgumentParser(
         prog="optuna-lemonade", description="LEMONADE neural architecture search on Optuna."
     )
@@ -92,6 +99,13 @@ def parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     )
     output.add_argument("--quiet", action="store_true", help="no progress bar")
     output.add_argument(
+        "--no-dashboard",
+        action="store_true",
+        help="write no optuna-dashboard pages (by default, when optuna-lemonade[dashboard] "
+        "is installed: a lineage note and an architecture diagram per trial, and the "
+        "genealogy figure on the study page)",
+    )
+    output.add_argument(
         "--heartbeat-interval",
         type=float,
         default=10.0,
@@ -142,7 +156,14 @@ def parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     training.add_argument(
         "--child-epochs",
         type=float,
-        help="fine-tuning epochs of children (" + per_dataset("child_epochs") + ")",
+        help="fine-tuning epochs of children (" + per_dataset("child_epochs") + "); a "
+        "child with fewer multiply-adds than half the largest initial network's trains "
+        "longer, up to 3 times, by sqrt(that / its multiply-adds)",
+    )
+    training.add_argument(
+        "--flat-child-epochs",
+        action="store_true",
+        help="every child trains exactly --child-epochs (no longer for cheap children)",
     )
     training.add_argument(
         "--batch-size", type=int, help="batch size (" + per_dataset("batch_size") + ")"
@@ -155,7 +176,90 @@ def parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         default="auto",
         help="auto, cpu, cuda, cuda:1, ... (default: auto, CUDA when available)",
     )
-    return parser, search
+    export, train = _take_away_parsers(commands)
+    return parser, {"search": search, "export": export, "train": train}
+
+
+def _network_source(command: argparse.ArgumentParser) -> None:
+    """Where ``export`` and ``train`` find the network: a file, or a trial of a study."""
+    source = command.add_argument_group("the network (a checkpoint file, or --trial N of a study)")
+    source.add_argument(
+        "checkpoint",
+        nargs="?",
+        help="a checkpoint file, e.g. trial-12.pt as optuna-dashboard downloads it",
+    )
+    source.add_argument("--trial", type=int, help="the number of a trial of the study")
+    source.add_argument(
+        "--storage",
+        default="sqlite:///lemonade.db",
+        help="with --trial: the study's storage (default: sqlite:///lemonade.db)",
+    )
+    source.add_argument(
+        "--study-name", help="with --trial: the study (default: the storage's only study)"
+    )
+    source.add_argument(
+        "--checkpoint-dir",
+        default="lemonade-checkpoints",
+        help="with --trial: the search's checkpoint directory (default: lemonade-checkpoints)",
+    )
+
+
+def _take_away_parsers(commands: Any) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    export = commands.add_parser(
+        "export",
+        help="export a network for deployment (ONNX, torch.export)",
+        usage="optuna-lemonade export (CHECKPOINT | --trial N) [--format F] [--output FILE]",
+        description=(
+            "Export a searched network with its weights: ONNX (checked against "
+            "onnxruntime; needs optuna-lemonade[export]) or a torch.export program (.pt2). "
+            "Both take N x C x H x W float images of any batch size N and return logits."
+        ),
+    )
+    _network_source(export)
+    export.add_argument(
+        "--format", choices=("onnx", "pt2"), default="onnx", help="file format (default: onnx)"
+    )
+    export.add_argument(
+        "--output",
+        help="the file to write (default: the checkpoint's name, or trial-N, with .onnx or .pt2)",
+    )
+    train = commands.add_parser(
+        "train",
+        help="train a network further (or from scratch) and save it",
+        usage="optuna-lemonade train (CHECKPOINT | --trial N) --epochs E [options]",
+        description=(
+            "Train a searched network further from its weights, or from scratch with "
+            "--from-scratch (a final training run of the architecture), on a data set; "
+            "report validation (and with --test, test) error, and save a checkpoint."
+        ),
+    )
+    _network_source(train)
+    train.add_argument("--epochs", type=float, required=True, help="epochs to train")
+    train.add_argument(
+        "--dataset", choices=DATASETS, default="digits", help="data set (default: digits)"
+    )
+    train.add_argument("--data-dir", help="local copy of the data set, as for search")
+    train.add_argument(
+        "--download", action="store_true", help="download the data set if not found locally"
+    )
+    train.add_argument(
+        "--from-scratch", action="store_true", help="new random weights instead of the saved"
+    )
+    train.add_argument(
+        "--lr", type=float, help="initial learning rate (" + per_dataset("lr") + ")"
+    )
+    train.add_argument(
+        "--batch-size", type=int, help="batch size (" + per_dataset("batch_size") + ")"
+    )
+    train.add_argument("--device", default="auto", help="auto, cpu, cuda, ... (default: auto)")
+    train.add_argument("--seed", type=int, default=0, help="seed of data order and weights")
+    train.add_argument(
+        "--test", action="store_true", help="evaluate once on the test split at the end"
+    )
+    train.add_argument(
+        "--output", help="checkpoint file to write (default: the input's name + -trained.pt)"
+    )
+    return export, train
 
 
 def check_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import pathlib
 import tempfile
 import warnings
@@ -103,14 +104,20 @@ def sqlite_file(url: str) -> pathlib.Path | None:
 def open_storage(
     args: argparse.Namespace, parser: argparse.ArgumentParser
 ) -> optuna.storages.RDBStorage:
-    """The RDB storage with heartbeats, or a usage error naming the problem."""
+    """The RDB storage, or a usage error naming the problem.
+
+    With heartbeats where ``args`` sets them (the search).
+    """
     shown = display_url(args.storage)
+    heartbeat = getattr(args, "heartbeat_interval", None)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            if heartbeat is None:
+                return optuna.storages.RDBStorage(args.storage)
             return optuna.storages.RDBStorage(
                 args.storage,
-                heartbeat_interval=int(max(1, round(args.heartbeat_interval))),
+                heartbeat_interval=int(max(1, round(heartbeat))),
                 grace_period=int(max(2, round(args.grace_period))),
             )
     except ImportError:
@@ -155,7 +162,18 @@ def load_study(
             f"study {study_name!r} searches {dataset} with objectives {','.join(stored)}; this "
             f"run asks for {args.dataset} with {','.join(objectives)}: use another --study-name"
         )
+    if study.metric_names is None:  # optuna-dashboard shows "0", "1" without them
+        with warnings.catch_warnings():  # experimental since Optuna 3.2, and stable
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(objectives)
     return study
+
+
+def dashboard_installed() -> bool:
+    """Whether the dashboard pages' dependencies are installed (``[dashboard]`` extra)."""
+    return all(
+        importlib.util.find_spec(module) is not None for module in ("optuna_dashboard", "plotly")
+    )
 
 
 def fail_trials_left_running(study: optuna.Study, grace_period: float) -> None:

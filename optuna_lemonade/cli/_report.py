@@ -54,13 +54,16 @@ def plot(study: optuna.Study, objectives: list[str], path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from optuna_lemonade.visualization.matplotlib import plot_pareto_front
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        axes = optuna.visualization.matplotlib.plot_pareto_front(study, target_names=objectives)
-    if len(objectives) == 2:
-        for index, name in enumerate(objectives):
-            if name != "error":
-                (axes.set_xscale if index == 0 else axes.set_yscale)("log")
+        # error up, every cost on a log axis
+        axes = plot_pareto_front(
+            study,
+            error=objectives.index("error"),
+            log_axes=[i for i, name in enumerate(objectives) if name != "error"],
+        )
     axes.set_title(f"{study.study_name}: Pareto front")
     figure = axes.get_figure(root=True)
     assert figure is not None

@@ -6,6 +6,8 @@ from optuna_lemonade.sampler._decision import Decision
 from optuna_lemonade.sampler._decision import DECISION_KEY
 from optuna_lemonade.sampler._population import pareto_front
 from optuna_lemonade.sampler._sampler import LemonadeSampler
+from optuna_lemonade.sampler._sampler import OPERATOR_CHOICES
+from optuna_lemonade.sampler._sampler import OPERATOR_PARAM
 from optuna_lemonade.sampler._selection import inverse_density
 from optuna_lemonade.sampler._selection import SelectionStrategy
 from optuna_lemonade.sampler._selection import uniform
@@ -20,6 +22,8 @@ __all__ = [
     "HEARTBEAT_KEY",
     "LemonadeSampler",
     "LemonadeWarning",
+    "OPERATOR_CHOICES",
+    "OPERATOR_PARAM",
     "SelectionStrategy",
     "fail_trials_without_heartbeat",
     "inverse_density",

@@ -23,10 +23,12 @@ from optuna_lemonade import _optuna_compat as compat
 from optuna_lemonade._warning import LemonadeWarning
 from optuna_lemonade.architecture import Architecture
 from optuna_lemonade.architecture import SearchSpace
+from optuna_lemonade.architecture import summarize
 from optuna_lemonade.cheap_objectives import CheapObjective
 from optuna_lemonade.checkpoints import CHECKPOINT_KEY
 from optuna_lemonade.checkpoints import CheckpointStore
 from optuna_lemonade.morphisms import Operator
+from optuna_lemonade.morphisms import OPERATORS
 from optuna_lemonade.network import GraphNetwork
 from optuna_lemonade.sampler import _options
 from optuna_lemonade.sampler import _population
@@ -47,6 +49,14 @@ from optuna_lemonade.sampler._stale import StaleTrialCallback
 
 if TYPE_CHECKING:
     from optuna_lemonade._optuna_compat import ArtifactStore
+
+
+OPERATOR_PARAM = "lemonade_operator"
+"""The trial parameter that records how a trial's network was made:"""
+OPERATOR_CHOICES: tuple[str, ...] = ("initial", *OPERATORS)
+"""``"initial"`` or the name of the morphism (the parameter's choices are fixed, so that
+every trial of a study has the same distribution; a custom operator's trials do not get
+the parameter)."""
 
 
 class LemonadeSampler(BaseSampler):
@@ -171,6 +181,7 @@ class LemonadeSampler(BaseSampler):
         self._lock = threading.Lock()
         self._parents: dict[int, GraphNetwork] = {}  # trial id -> loaded parent model
         self._children: dict[int, Child] = {}  # trial id -> child handed out
+        self._recording: dict[int, str] = {}  # trial id -> OPERATOR_PARAM being recorded
 
     # ----------------------------------------------------------------- Optuna API
     def infer_relative_search_space(
@@ -190,6 +201,11 @@ class LemonadeSampler(BaseSampler):
         param_name: str,
         param_distribution: BaseDistribution,
     ) -> Any:
+        if param_name == OPERATOR_PARAM:
+            with self._lock:
+                recorded = self._recording.pop(compat.trial_id(trial), None)
+            if recorded is not None:
+                return recorded
         return self._independent.sample_independent(study, trial, param_name, param_distribution)
 
     def reseed_rng(self) -> None:
@@ -260,9 +276,13 @@ class LemonadeSampler(BaseSampler):
 
         The first call builds the model (loading the parent's checkpoint and applying
         the mutation) and mirrors the lineage into user attributes shown by
-        optuna-dashboard (``lemonade_parent``, ``lemonade_operator`` and
-        ``lemonade_architecture``); later calls in the same trial return the same
-        :class:`Child`.
+        optuna-dashboard: ``lemonade_parent`` (the parent's trial number, ``None`` for an
+        initial network), ``lemonade_operator`` and ``lemonade_summary``, a line such as
+        ``"6 layers: 3 conv3x3, 2 maxpool2; 24.1k params; 1.92M MACs"`` (the full
+        architecture is ``child.architecture``, :meth:`decision` and the checkpoint's);
+        and records the operator (or ``"initial"``) as the trial's categorical parameter
+        ``lemonade_operator``, drawn from :data:`OPERATOR_CHOICES`. Later calls in the
+        same trial return the same :class:`Child`.
 
         Raises:
             RuntimeError: If this sampler did not start ``trial``.
@@ -292,13 +312,33 @@ class LemonadeSampler(BaseSampler):
         child = Child(
             trial=trial, decision=decision, model=model, teacher=teacher, store=self._store
         )
-        # Three writes: each is a transaction on an RDB storage.
+        # Four writes: each is a transaction on an RDB storage.
         trial.set_user_attr("lemonade_parent", decision.parent)
         trial.set_user_attr("lemonade_operator", decision.operator)
-        trial.set_user_attr("lemonade_architecture", decision.architecture.to_json())
+        trial.set_user_attr("lemonade_summary", summarize(decision.architecture))
+        self._record_operator(trial, decision.operator or "initial")
         with self._lock:
             self._children[key] = child
         return child
+
+    def _record_operator(self, trial: optuna.Trial, operator: str) -> None:
+        """Make the operator the trial's parameter ``lemonade_operator``.
+
+        A real parameter, not only a user attribute: optuna-dashboard's parameter
+        importance (PED-ANOVA over the trials' parameters) then tells which morphisms
+        made good networks, where a study without parameters made it fail with a
+        ZeroDivisionError; and the trials table can be filtered by it.
+        """
+        if operator not in OPERATOR_CHOICES or OPERATOR_PARAM in trial.params:
+            return
+        key = compat.trial_id(trial)
+        with self._lock:
+            self._recording[key] = operator
+        try:
+            trial.suggest_categorical(OPERATOR_PARAM, OPERATOR_CHOICES)
+        finally:
+            with self._lock:
+                self._recording.pop(key, None)
 
     def decision(self, trial: FrozenTrial) -> Decision | None:
         """The decision stored on ``trial``, or None if this sampler did not start it."""

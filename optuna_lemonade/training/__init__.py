@@ -3,6 +3,8 @@
 from optuna_lemonade.training._data import DATASETS
 from optuna_lemonade.training._data import DatasetSplits
 from optuna_lemonade.training._data import load_dataset
+from optuna_lemonade.training._epochs import child_epochs
+from optuna_lemonade.training._epochs import reference_macs
 from optuna_lemonade.training._loops import Batches
 from optuna_lemonade.training._loops import default_device
 from optuna_lemonade.training._loops import distillation_loss
@@ -14,9 +16,11 @@ __all__ = [
     "Batches",
     "DATASETS",
     "DatasetSplits",
+    "child_epochs",
     "default_device",
     "distillation_loss",
     "evaluate",
     "fine_tune",
     "load_dataset",
+    "reference_macs",
 ]

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from optuna_lemonade import SearchSpace
+from optuna_lemonade.architecture import summarize
 from optuna_lemonade.checkpoints import CHECKPOINT_KEY
 from optuna_lemonade.morphisms import APPROXIMATE_OPERATORS
 from optuna_lemonade.morphisms import EXACT_OPERATORS
@@ -60,7 +61,7 @@ def test_initial_architectures_first_then_children(space, store, data) -> None:
             # Lineage is mirrored into user attributes for optuna-dashboard.
             assert trial.user_attrs["lemonade_parent"] == decision.parent
             assert trial.user_attrs["lemonade_operator"] == decision.operator
-            assert trial.user_attrs["lemonade_architecture"] == decision.architecture.to_json()
+            assert trial.user_attrs["lemonade_summary"] == summarize(decision.architecture)
             assert decision.cheap_objectives["params"] == trial.values[1]
 
 
