@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 from typing import Literal
 
@@ -37,20 +38,60 @@ def operator_colors(operators: list[str]) -> dict[str, str]:
     return {op: _PALETTE[i % len(_PALETTE)] for i, op in enumerate(sorted(set(operators)))}
 
 
-def genealogy_axes(
-    study: optuna.Study, x: int | str | Literal["number"], y: int | str
-) -> tuple[int | None, int, str, str]:
-    """Resolve ``x`` and ``y`` to objective indices (``None``: trial number) and titles.
+@dataclasses.dataclass(frozen=True)
+class Genealogy:
+    """What both back ends draw: each network's place, the edges, colours, the front."""
+
+    points: list[Point]
+    position: dict[int, tuple[float, float]]
+    """Trial number -> (x, y)."""
+    edges: list[tuple[Point, Point]]
+    """(parent, child) for each child whose parent is among ``points``; an operator."""
+    colors: dict[str, str]
+    front: set[int]
+    x_title: str
+    y_title: str
+    log_x: bool
+    names: list[str]
+
+
+def genealogy(
+    study: optuna.Study, x: int | str | Literal["number"], y: int | str, log_x: bool | None
+) -> Genealogy:
+    """Resolve the axes (``x="number"``: by trial number) and lay the lineage out.
 
     Raises:
-        ValueError: If either names no objective.
+        ValueError: If ``x`` or ``y`` names no objective.
     """
     names = objective_names(study)
     y_index = objective_index(study, y, "y")
-    if x == "number":
-        return None, y_index, "trial number", names[y_index]
-    x_index = objective_index(study, x, "x")
-    return x_index, y_index, names[x_index], names[y_index]
+    x_index = None if x == "number" else objective_index(study, x, "x")
+    points = completed_points(study)
+    position = {
+        p.number: (
+            float(p.number) if x_index is None else p.values[x_index],
+            p.values[y_index],
+        )
+        for p in points
+    }
+    by_number = {p.number: p for p in points}
+    edges = [
+        (by_number[p.parent], p)
+        for p in points
+        if p.parent is not None and p.parent in by_number and p.operator is not None
+    ]
+    across = [position[p.number][0] for p in points]
+    return Genealogy(
+        points=points,
+        position=position,
+        edges=edges,
+        colors=operator_colors([child.operator or "" for _, child in edges]),
+        front=front_numbers(study),
+        x_title="trial number" if x_index is None else names[x_index],
+        y_title=names[y_index],
+        log_x=x_index is not None and (wide_range(across) if log_x is None else log_x),
+        names=names,
+    )
 
 
 def _hover(point: Point, names: list[str]) -> str:
@@ -99,27 +140,16 @@ def plot_genealogy(
         ValueError: If ``x`` or ``y`` names no objective.
     """
     check_plotly()
-    x_index, y_index, x_title, y_title = genealogy_axes(study, x, y)
-    points = completed_points(study)
-    names = objective_names(study)
-    by_number = {p.number: p for p in points}
-
-    def position(point: Point) -> tuple[float, float]:
-        across = float(point.number) if x_index is None else point.values[x_index]
-        return across, point.values[y_index]
-
-    colors = operator_colors([p.operator for p in points if p.operator and p.parent is not None])
+    layout = genealogy(study, x, y, log_x)
     figure = go.Figure()
-    for operator, color in colors.items():
+    for operator, color in layout.colors.items():
         xs: list[float | None] = []
         ys: list[float | None] = []
-        for point in points:
-            parent = by_number.get(point.parent) if point.parent is not None else None
-            if parent is None or point.operator != operator:
-                continue
-            (x0, y0), (x1, y1) = position(parent), position(point)
-            xs += [x0, x1, None]
-            ys += [y0, y1, None]
+        for parent, child in layout.edges:
+            if child.operator == operator:
+                (x0, y0), (x1, y1) = layout.position[parent.number], layout.position[child.number]
+                xs += [x0, x1, None]
+                ys += [y0, y1, None]
         figure.add_trace(
             go.Scatter(
                 x=xs,
@@ -130,43 +160,37 @@ def plot_genealogy(
                 line={"color": color, "width": 1.5},
             )
         )
-    front = front_numbers(study)
+    front = layout.front
     for label, chosen, symbol in (
-        ("initial network", [p for p in points if p.parent is None], "square"),
-        ("child", [p for p in points if p.parent is not None], "circle"),
+        ("initial network", [p for p in layout.points if p.parent is None], "square"),
+        ("child", [p for p in layout.points if p.parent is not None], "circle"),
     ):
         if not chosen:
             continue
-        positions = [position(p) for p in chosen]
         figure.add_trace(
             go.Scatter(
-                x=[a for a, _ in positions],
-                y=[b for _, b in positions],
+                x=[layout.position[p.number][0] for p in chosen],
+                y=[layout.position[p.number][1] for p in chosen],
                 mode="markers",
                 name=label,
                 marker={
                     "symbol": symbol,
                     "size": [11 if p.number in front else 7 for p in chosen],
-                    "color": [colors.get(p.operator or "", "#444444") for p in chosen],
+                    "color": [layout.colors.get(p.operator or "", "#444444") for p in chosen],
                     "line": {
                         "width": [2.5 if p.number in front else 0.5 for p in chosen],
                         "color": ["black" if p.number in front else "white" for p in chosen],
                     },
                 },
-                text=[_hover(p, names) for p in chosen],
+                text=[_hover(p, layout.names) for p in chosen],
                 hovertemplate="%{text}<extra></extra>",
             )
         )
-    across = [position(p)[0] for p in points]
-    logarithmic = wide_range(across) if log_x is None else log_x
     figure.update_layout(
-        title=f"Genealogy of {study.study_name}: {len(points)} networks, "
+        title=f"Genealogy of {study.study_name}: {len(layout.points)} networks, "
         f"{len(front)} on the Pareto front (outlined)",
-        xaxis={
-            "title": x_title,
-            "type": "log" if logarithmic and x_index is not None else "linear",
-        },
-        yaxis={"title": y_title},
+        xaxis={"title": layout.x_title, "type": "log" if layout.log_x else "linear"},
+        yaxis={"title": layout.y_title},
         legend={"title": "morphism / network"},
         template="plotly_white",
     )
