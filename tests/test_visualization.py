@@ -276,3 +276,26 @@ def test_dashboard_serves_names_importance_and_genealogy(study: optuna.Study) ->
         [p["name"] for p in per_objective] == [OPERATOR_PARAM]
         for per_objective in importance["param_importances"]
     )
+
+
+class _FailingStore:
+    """An artifact store whose writes fail (a full disk, an unreachable server)."""
+
+    def write(self, artifact_id: str, content_body: Any) -> None:
+        raise OSError("no space left on device")
+
+
+def test_search_pages_turn_off_on_a_failure_and_never_fail_the_trial(
+    study: optuna.Study, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from optuna_lemonade.cli._pages import Pages
+
+    pages = Pages(study, _FailingStore(), enabled=True)
+    assert pages.enabled
+    trial = study.ask()
+    sampler = study.sampler
+    assert isinstance(sampler, LemonadeSampler)
+    pages.annotate(trial, sampler.child(trial))  # must not raise
+    assert not pages.enabled
+    assert "dashboard pages off: cannot write the note of trial 12" in capsys.readouterr().out
+    assert not Pages(study, _FailingStore(), enabled=False).enabled
