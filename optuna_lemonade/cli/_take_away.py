@@ -181,11 +181,13 @@ def train_main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     line = f"validation error after {args.epochs:g} epochs: {validation_error:.4f}"
     if args.test:
         line += f"; test error: {evaluate(model, test, device=device):.4f}"
-    # Written next to the target and renamed: a kill never leaves half a checkpoint.
+    # Serialised first, written next to the target and renamed: a failure or a kill
+    # never leaves half a checkpoint under the target's name.
+    checkpoint = to_bytes(architecture, model)
     with tempfile.NamedTemporaryFile(
         dir=output.absolute().parent, suffix=".part", delete=False
     ) as part:
-        part.write(to_bytes(architecture, model))
+        part.write(checkpoint)
     os.replace(part.name, output)
     print(f"{line}\nwrote {output}", flush=True)
     return 0

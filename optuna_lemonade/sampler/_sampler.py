@@ -52,7 +52,8 @@ if TYPE_CHECKING:
 
 
 OPERATOR_PARAM = "lemonade_operator"
-"""The trial parameter that records how a trial's network was made:"""
+"""The trial parameter that records how a trial's network was made (one of
+:data:`OPERATOR_CHOICES`)."""
 OPERATOR_CHOICES: tuple[str, ...] = ("initial", *OPERATORS)
 """``"initial"`` or the name of the morphism (the parameter's choices are fixed, so that
 every trial of a study has the same distribution; a custom operator's trials do not get
