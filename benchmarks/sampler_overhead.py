@@ -10,6 +10,10 @@ objective. Then, for each study size (100, 1,000, 5,000 finished trials) and sto
 
 * LEMONADE: ``before_trial`` (selection, proposals, loading the parent's checkpoint)
   plus ``child()`` (the morphism on the weights). Saving the checkpoint is excluded.
+  ``lemonade-retention`` runs with ``keep_checkpoints="population"`` on a copy of the
+  checkpoints (its first decision deletes every one the population does not need, as
+  the first decision of a resumed study would); ``lemonade-notes`` on a study with a
+  dashboard note per trial.
 * TPE, NSGA-II: ``ask()`` plus all ``suggest_*`` calls of the parametric space.
 
 No training anywhere. Prints medians and writes JSON.
@@ -19,7 +23,10 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import pathlib
+import pickle
+import shutil
 import tempfile
 import time
 from typing import Any
@@ -55,9 +62,12 @@ class TimedLemonade(LemonadeSampler):
         self.before[trial.number] = time.perf_counter() - start
 
 
-def lemonade_history(trials: int, directory: str) -> list[FrozenTrial]:
+def lemonade_history(trials: int, directory: str, keep: str = "all") -> list[FrozenTrial]:
     sampler = LemonadeSampler(
-        SearchSpace(SHAPE, CLASSES), artifact_store=FileSystemArtifactStore(directory), seed=0
+        SearchSpace(SHAPE, CLASSES),
+        artifact_store=FileSystemArtifactStore(directory),
+        seed=0,
+        keep_checkpoints=keep,  # type: ignore[arg-type]
     )
     study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
 
@@ -73,6 +83,24 @@ def lemonade_history(trials: int, directory: str) -> list[FrozenTrial]:
         f"  LEMONADE history: {trials} trials in {time.perf_counter() - start:.0f} s", flush=True
     )
     return study.get_trials(deepcopy=False)
+
+
+def kept_history(
+    kept: pathlib.Path | None, trials: int, directory: str, keep: str = "all"
+) -> list[FrozenTrial]:
+    """The LEMONADE history with its checkpoints in ``directory``, from ``kept`` if there."""
+    if kept is not None and (kept / f"history-{trials}.pkl").exists():
+        shutil.copytree(kept / f"checkpoints-{trials}", directory)
+        with open(kept / f"history-{trials}.pkl", "rb") as file:
+            return pickle.load(file)  # written by this script, below
+    os.mkdir(directory)
+    history = lemonade_history(trials, directory, keep)
+    if kept is not None:
+        kept.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(directory, kept / f"checkpoints-{trials}")
+        with open(kept / f"history-{trials}.pkl", "wb") as file:
+            pickle.dump(history, file)
+    return history
 
 
 def parametric_history(trials: int) -> list[FrozenTrial]:
@@ -110,15 +138,32 @@ def measure(
     repeats: int,
     directory: str,
 ) -> list[float]:
-    storage = None if storage_kind == "memory" else f"sqlite:///{directory}/{kind}-{size}.db"
-    study = optuna.create_study(directions=["minimize", "minimize"], storage=storage)
+    storage = {
+        "memory": None,
+        "sqlite": f"sqlite:///{directory}/{kind}-{size}.db",
+        "postgresql": os.environ.get("OPTUNA_LEMONADE_BENCH_POSTGRES"),
+    }[storage_kind]
+    if storage_kind == "postgresql" and storage is None:
+        raise SystemExit("storage postgresql needs OPTUNA_LEMONADE_BENCH_POSTGRES=<url>")
+    study = optuna.create_study(
+        directions=["minimize", "minimize"],
+        storage=storage,
+        study_name=f"overhead-{kind}-{size}-{time.time_ns()}",
+    )
     study.add_trials(copy.deepcopy(history[:size]))
     if kind == "lemonade-notes":
         add_dashboard_notes(study)
     times: list[float] = []
     if kind.startswith("lemonade"):
+        checkpoints = f"{directory}/history"
+        if kind == "lemonade-retention":  # it deletes checkpoints: give it a copy
+            checkpoints = f"{directory}/copy-{storage_kind}-{size}"
+            shutil.copytree(f"{directory}/history", checkpoints)
         sampler = TimedLemonade(
-            SearchSpace(SHAPE, CLASSES), artifact_store=FileSystemArtifactStore(directory), seed=1
+            SearchSpace(SHAPE, CLASSES),
+            artifact_store=FileSystemArtifactStore(checkpoints),
+            seed=1,
+            keep_checkpoints="population" if kind == "lemonade-retention" else "all",
         )
         study.sampler = sampler
         for _ in range(repeats):
@@ -147,13 +192,35 @@ def measure(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100,1000,5000")
-    parser.add_argument("--storages", default="memory,sqlite")
+    parser.add_argument(
+        "--storages",
+        default="memory,sqlite",
+        help="of memory, sqlite, postgresql (URL in OPTUNA_LEMONADE_BENCH_POSTGRES)",
+    )
+    parser.add_argument(
+        "--history",
+        type=pathlib.Path,
+        default=None,
+        help="keep the LEMONADE history (trials and checkpoints) in this folder and reuse it",
+    )
+    parser.add_argument(
+        "--history-checkpoints",
+        choices=("all", "population"),
+        default="all",
+        help="'population' keeps only the final front's checkpoints of the LEMONADE history "
+        "(about 2.5 MB each: 10,000 trials would need 25 GB, and a copy per retention run)",
+    )
+    parser.add_argument("--name", default=None, help="results file name (default from --quick)")
     parser.add_argument(
         "--samplers",
         default="lemonade,tpe,nsga2",
-        help="of lemonade, lemonade-notes (a study with a dashboard note per trial), tpe, nsga2",
+        help="of lemonade, lemonade-notes (a study with a dashboard note per trial), "
+        "lemonade-retention (keep_checkpoints='population'), tpe, nsga2",
     )
     parser.add_argument("--repeats", type=int, default=15, help="timed trials per setting")
+    parser.add_argument(
+        "--warmup", type=int, default=0, help="untimed trials first (a worker's first decisions)"
+    )
     parser.add_argument("--quick", action="store_true", help="sizes 30 and 100, 5 repeats")
     parser.add_argument("--output-dir", type=pathlib.Path, default=RESULTS)
     args = parser.parse_args()
@@ -167,9 +234,12 @@ def main() -> None:
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as directory:
         histories = {}
-        if {"lemonade", "lemonade-notes"} & set(samplers):
-            histories["lemonade"] = lemonade_history(max(sizes), directory)
-            histories["lemonade-notes"] = histories["lemonade"]
+        lemonades = {"lemonade", "lemonade-notes", "lemonade-retention"}
+        if lemonades & set(samplers):
+            history = kept_history(
+                args.history, max(sizes), f"{directory}/history", args.history_checkpoints
+            )
+            histories |= dict.fromkeys(lemonades, history)
         if {"tpe", "nsga2"} & set(samplers):
             parametric = parametric_history(max(sizes))
             histories |= {"tpe": parametric, "nsga2": parametric}
@@ -177,8 +247,13 @@ def main() -> None:
             for size in sizes:
                 for kind in samplers:
                     times = measure(
-                        kind, histories[kind], size, storage_kind, args.repeats, directory
-                    )
+                        kind,
+                        histories[kind],
+                        size,
+                        storage_kind,
+                        args.warmup + args.repeats,
+                        directory,
+                    )[args.warmup :]
                     result = {
                         "sampler": kind,
                         "storage": storage_kind,
@@ -206,7 +281,7 @@ def main() -> None:
                 for k in samplers
             ]
             print(f"{storage_kind:8} {size:8d} " + " ".join(f"{c:10.1f}ms" for c in cells))
-    name = "sampler_overhead" + ("_quick" if args.quick else "")
+    name = args.name or "sampler_overhead" + ("_quick" if args.quick else "")
     write_json(
         args.output_dir,
         name,
@@ -214,6 +289,7 @@ def main() -> None:
             "what": "sampler time per trial (LEMONADE: before_trial + child(); TPE/NSGA-II: "
             "ask + suggest), median over repeats, no training",
             "repeats": args.repeats,
+            "warmup": args.warmup,
             "results": results,
         },
     )

@@ -22,6 +22,14 @@ class CheckpointError(ValueError):
     """A checkpoint is missing, unreadable, or does not match its architecture."""
 
 
+class StoreUnavailableError(CheckpointError):
+    """The artifact store failed to read a checkpoint (unreachable, refused, timed out).
+
+    Unlike the other checkpoint errors, this says nothing about the checkpoint,
+    which may be fine: it is not withdrawn from the population.
+    """
+
+
 def to_bytes(arch: Architecture, model: nn.Module) -> bytes:
     """Serialise ``model``'s state dict with ``arch``'s JSON.
 
@@ -29,7 +37,16 @@ def to_bytes(arch: Architecture, model: nn.Module) -> bytes:
         ValueError: If the model does not match the architecture.
     """
     check_model(arch, model)
-    state = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
+    return serialise(arch, cpu_state(model))
+
+
+def cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """``model``'s state dict on the CPU (sharing memory with a CPU model)."""
+    return {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
+
+
+def serialise(arch: Architecture, state: dict[str, torch.Tensor]) -> bytes:
+    """The checkpoint bytes of ``arch`` and a state dict that fits it."""
     buffer = io.BytesIO()
     torch.save(
         {
@@ -61,6 +78,18 @@ def from_bytes(data: bytes, *, expected: Architecture | None = None) -> GraphNet
         CheckpointError: If the bytes are not a valid checkpoint, hold another
             architecture than ``expected``, or a state dict that does not fit.
     """
+    return model_of(*read_state(data, expected=expected))
+
+
+def read_state(
+    data: bytes, *, expected: Architecture | None = None
+) -> tuple[Architecture, dict[str, torch.Tensor]]:
+    """The architecture and state dict of :func:`to_bytes` output, read safely.
+
+    Raises:
+        CheckpointError: As :func:`from_bytes`, except that the state dict is checked
+            against the architecture only by :func:`model_of`.
+    """
     try:
         content: Any = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for corrupt or unsafe input
@@ -80,6 +109,15 @@ def from_bytes(data: bytes, *, expected: Architecture | None = None) -> GraphNet
         isinstance(key, str) and isinstance(value, torch.Tensor) for key, value in state.items()
     ):
         raise CheckpointError("checkpoint state_dict is not a mapping of names to tensors")
+    return arch, state
+
+
+def model_of(arch: Architecture, state: dict[str, torch.Tensor]) -> GraphNetwork:
+    """A model of ``arch`` (CPU, eval mode) with a copy of the weights in ``state``.
+
+    Raises:
+        CheckpointError: If the state dict does not fit the architecture.
+    """
     try:
         model = load_model(arch, state)
     except ValueError as error:

@@ -4,6 +4,7 @@ from optuna_lemonade._warning import LemonadeWarning
 from optuna_lemonade.sampler._child import Child
 from optuna_lemonade.sampler._decision import Decision
 from optuna_lemonade.sampler._decision import DECISION_KEY
+from optuna_lemonade.sampler._population import deleted_checkpoints
 from optuna_lemonade.sampler._population import pareto_front
 from optuna_lemonade.sampler._sampler import LemonadeSampler
 from optuna_lemonade.sampler._sampler import OPERATOR_CHOICES
@@ -25,6 +26,7 @@ __all__ = [
     "OPERATOR_CHOICES",
     "OPERATOR_PARAM",
     "SelectionStrategy",
+    "deleted_checkpoints",
     "fail_trials_without_heartbeat",
     "inverse_density",
     "pareto_front",

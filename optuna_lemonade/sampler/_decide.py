@@ -14,6 +14,7 @@ from optuna_lemonade._warning import LemonadeWarning
 from optuna_lemonade.architecture import Architecture
 from optuna_lemonade.checkpoints import CheckpointError
 from optuna_lemonade.checkpoints import CheckpointStore
+from optuna_lemonade.checkpoints import StoreUnavailableError
 from optuna_lemonade.network import GraphNetwork
 from optuna_lemonade.sampler import _population
 from optuna_lemonade.sampler._decision import Decision
@@ -41,27 +42,38 @@ class DecisionMaker:
         initial: Sequence[Architecture],
         store: CheckpointStore,
         decisions: DecisionCache,
+        eligible: _population.Eligibility,
     ) -> None:
         self._settings = settings
         self._initial = list(initial)
         self._store = store
         self._decisions = decisions
+        self._eligible = eligible
 
     def __call__(
-        self, study: Study, trial: FrozenTrial, rng: np.random.Generator
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        rng: np.random.Generator,
+        snapshot: _population.Snapshot | None,
     ) -> tuple[Decision, GraphNetwork | None]:
-        """The decision for ``trial`` and, for a child, its parent's loaded model."""
+        """The decision for ``trial`` and, for a child, its parent's loaded model.
+
+        Args:
+            study: The study.
+            trial: The trial to decide for.
+            rng: Every random choice comes from it.
+            snapshot: The study as read for this decision (needed unless ``trial`` trains
+                an initial network); the ids found unreadable are added to its
+                ``withdrawn``.
+        """
         if trial.number < len(self._initial):
             return self._from_scratch(trial.number, "initial", rng), None
-        # One read of the trials and of the withdrawn marks per decision: on an RDB
-        # storage each is a query.
-        trials = study.get_trials(deepcopy=False)
-        excluded = _population.withdrawn(study)
+        assert snapshot is not None
+        trials, excluded = snapshot.trials, snapshot.withdrawn
         reason = f"{_MAX_PARENT_ATTEMPTS} parents in a row had bad checkpoints"
         for _ in range(_MAX_PARENT_ATTEMPTS):
-            population = _population.population(
-                trials, study.directions, self._decisions.get, excluded
-            )
+            population = _population.population(trials, study.directions, self._eligible, excluded)
             if not population:
                 # Quietly: e.g. objectives that do not train networks (Optuna's own
                 # sampler tests) or initial trials still running.
@@ -73,6 +85,14 @@ class DecisionMaker:
             decision, (parent_trial, parent_decision) = proposed
             try:
                 return decision, self._store.load(parent_trial, parent_decision.architecture)
+            except StoreUnavailableError as error:
+                # Not the checkpoint's fault: it stays a parent for the next decision.
+                warnings.warn(
+                    f"{error}; training an initial architecture from scratch",
+                    LemonadeWarning,
+                    stacklevel=5,
+                )
+                return self._restart(rng), None
             except CheckpointError as error:
                 _population.mark_unreadable(study, parent_trial, error)
                 excluded.add(compat.trial_id(parent_trial))
@@ -92,6 +112,8 @@ class DecisionMaker:
             return None
         try:
             return self._store.load(parent_trial, parent_decision.architecture)
+        except StoreUnavailableError:
+            return None  # decided anew (and warned about) by the caller
         except CheckpointError as error:
             _population.mark_unreadable(study, parent_trial, error)
             return None

@@ -8,7 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from collections.abc import Collection
 from collections.abc import Sequence
+import dataclasses
 import math
+import threading
+from typing import Any
+import uuid
 import warnings
 
 import numpy as np
@@ -26,11 +30,20 @@ from optuna_lemonade.sampler._decision import Decision
 
 
 UNREADABLE_PREFIX = "lemonade:unreadable:"
-"""Study system attribute prefix marking a trial whose checkpoint could not be used."""
+"""Study system attribute prefix marking a trial whose checkpoint could not be used
+(``lemonade:unreadable:<trial id>`` -> the error)."""
 
 DELETED_PREFIX = "lemonade:deleted:"
-"""Study system attribute prefix marking a trial whose checkpoint was deleted because it
-could no longer be a parent (``keep_checkpoints="population"``)."""
+"""Study system attribute prefix of the deletion marks of earlier versions, one per
+trial (``lemonade:deleted:<trial id>`` -> artifact id); still read."""
+
+DELETION_LOG_PREFIX = "lemonade:deletion-log:"
+"""Study system attribute prefix of the deletion logs: each worker (sampler object)
+appends the checkpoints it deletes (``keep_checkpoints="population"``) to its own keys,
+``lemonade:deletion-log:<worker>:<chunk>`` -> ``[[trial id, artifact id], ...]``."""
+
+_LOG_CHUNK = 200
+"""Entries per deletion-log key (about 10 kB of JSON): each deletion rewrites one key."""
 
 
 def nondominated_mask(losses: np.ndarray) -> np.ndarray:
@@ -88,21 +101,77 @@ def pareto_front(
 
 def withdrawn(study: optuna.Study) -> set[int]:
     """Ids of the trials whose checkpoints were found unreadable or were deleted."""
+    attrs = compat.study_system_attrs(study)
+    return set(_deleted(attrs)) | unreadable(attrs)
+
+
+def deleted_checkpoints(study: optuna.Study) -> dict[int, str]:
+    """The checkpoints that retention (``keep_checkpoints="population"``) deleted.
+
+    Returns:
+        Trial number -> artifact id of the deleted checkpoint, from every worker's
+        deletion log (and the marks of earlier versions).
+    """
+    deleted = _deleted(compat.study_system_attrs(study))
+    return {
+        trial.number: deleted[compat.trial_id(trial)]
+        for trial in study.get_trials(deepcopy=False)
+        if compat.trial_id(trial) in deleted
+    }
+
+
+def _deleted(attrs: dict[str, Any]) -> dict[int, str]:
+    deleted: dict[int, str] = {}
+    for key, value in attrs.items():
+        if key.startswith(DELETION_LOG_PREFIX):
+            entries = value if isinstance(value, list) else [None]
+            for entry in entries:
+                if (
+                    isinstance(entry, list)
+                    and len(entry) == 2
+                    and _is_trial_id(entry[0])
+                    and isinstance(entry[1], str)
+                ):
+                    deleted[entry[0]] = entry[1]
+                else:  # only optuna-lemonade writes these keys, always so
+                    _ignore(key, "holds an entry that is not [trial id, artifact id]")
+                    break
+        elif key.startswith(DELETED_PREFIX):
+            trial = _trial_in_key(key, DELETED_PREFIX)
+            if trial is not None:
+                deleted[trial] = value if isinstance(value, str) else ""
+    return deleted
+
+
+def unreadable(attrs: dict[str, Any]) -> set[int]:
+    """Ids of the trials marked unreadable in the study system attributes ``attrs``."""
     result = set()
-    for key in compat.study_system_attrs(study):
-        for prefix in (UNREADABLE_PREFIX, DELETED_PREFIX):
-            if key.startswith(prefix):
-                suffix = key[len(prefix) :]
-                if suffix.isdigit():
-                    result.add(int(suffix))
-                else:  # only optuna-lemonade writes these keys, always with a trial id
-                    warnings.warn(
-                        f"study system attribute {key[:100]!r} does not name a trial; "
-                        "it is ignored",
-                        LemonadeWarning,
-                        stacklevel=2,
-                    )
+    for key in attrs:
+        if key.startswith(UNREADABLE_PREFIX):
+            trial = _trial_in_key(key, UNREADABLE_PREFIX)
+            if trial is not None:
+                result.add(trial)
     return result
+
+
+def _is_trial_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _trial_in_key(key: str, prefix: str) -> int | None:
+    suffix = key[len(prefix) :]
+    if suffix.isdigit():
+        return int(suffix)
+    _ignore(key, "does not name a trial")  # only optuna-lemonade writes these keys
+    return None
+
+
+def _ignore(key: str, problem: str) -> None:
+    warnings.warn(
+        f"study system attribute {key[:100]!r} {problem}; it is ignored",
+        LemonadeWarning,
+        stacklevel=4,
+    )
 
 
 def mark_unreadable(study: optuna.Study, trial: FrozenTrial, error: CheckpointError) -> None:
@@ -117,40 +186,135 @@ def mark_unreadable(study: optuna.Study, trial: FrozenTrial, error: CheckpointEr
     compat.set_study_system_attr(study, f"{UNREADABLE_PREFIX}{compat.trial_id(trial)}", str(error))
 
 
-def mark_deleted(study: optuna.Study, trial: FrozenTrial, artifact_id: str) -> None:
-    """Record that ``trial``'s checkpoint is being deleted, before the file goes."""
-    compat.set_study_system_attr(study, f"{DELETED_PREFIX}{compat.trial_id(trial)}", artifact_id)
+class DeletionLog:
+    """One worker's record of the checkpoints it deleted, kept in the study.
+
+    Why a log in a few keys and not one study system attribute per deleted checkpoint
+    (as earlier versions did): with retention on, nearly every trial's checkpoint is
+    deleted in the end, every decision reads all the study's system attributes (the
+    storage API has no narrower read), and an RDB storage returns each attribute as a
+    row to decode: 1,000 marks made a decision at 1,000 SQLite trials about 3x slower.
+    Study system attributes cannot be deleted, so marks cannot be compacted later;
+    they are written compactly instead. Each worker appends only to its own keys (a
+    random name per sampler object), so no two workers rewrite one key and no entry is
+    lost to a concurrent update; a key holds at most ``_LOG_CHUNK`` entries, so each
+    write stays small.
+    """
+
+    def __init__(self) -> None:
+        self._worker = uuid.uuid4().hex[:12]
+        self._lock = threading.Lock()
+        self._logs: dict[int, list[list[int | str]]] = {}  # study id -> all entries
+        self._logged: dict[int, set[int]] = {}  # study id -> trial ids in the entries
+
+    def record(self, study: optuna.Study, trial: FrozenTrial, artifact_id: str) -> bool:
+        """Record that ``trial``'s checkpoint is being deleted, before the file goes.
+
+        Returns:
+            False if this worker had already recorded it (two threads of one worker
+            released it at once): then only the first deletes the file.
+        """
+        with self._lock:
+            logged = self._logged.setdefault(compat.study_id(study), set())
+            if compat.trial_id(trial) in logged:
+                return False
+            logged.add(compat.trial_id(trial))
+            entries = self._logs.setdefault(compat.study_id(study), [])
+            entries.append([compat.trial_id(trial), artifact_id])
+            chunk = (len(entries) - 1) // _LOG_CHUNK
+            key = f"{DELETION_LOG_PREFIX}{self._worker}:{chunk}"
+            # Inside the lock: two threads must not write one key in the wrong order.
+            compat.set_study_system_attr(study, key, entries[chunk * _LOG_CHUNK :])
+        return True
+
+
+@dataclasses.dataclass
+class Snapshot:
+    """What a decision reads from the study, once: its trials and the withdrawn ids.
+
+    Attributes:
+        trials: All trials of the study (not copies: do not modify).
+        withdrawn: Ids of the trials whose checkpoints were deleted or found unreadable;
+            a decision adds the ones it finds unreadable.
+    """
+
+    trials: list[FrozenTrial]
+    withdrawn: set[int]
+
+    @classmethod
+    def read(cls, study: optuna.Study) -> Snapshot:
+        """Read the study: one query each for trials and study attributes on an RDB."""
+        trials = study.get_trials(deepcopy=False)
+        attrs = compat.study_system_attrs(study)
+        return cls(trials, set(_deleted(attrs)) | unreadable(attrs))
+
+
+class Eligibility:
+    """Whether each trial can be a parent, worked out once per finished trial.
+
+    A trial can be a parent when it is COMPLETE, saved a checkpoint (a valid id Optuna
+    recorded as its own upload), has finite values for every objective and a valid
+    decision. None of this changes once a trial has finished: Optuna's storages refuse
+    to update a finished trial and its cached RDB storage never reads one again. So the
+    answer is kept by trial id, and a decision at 1,000 trials costs a lookup per trial
+    instead of validating every id, value and decision again.
+    """
+
+    def __init__(self, decision_of: Callable[[FrozenTrial], Decision | None]) -> None:
+        self._decision_of = decision_of
+        self._lock = threading.Lock()
+        self._known: dict[int, Decision | None] = {}
+
+    def __call__(self, trial: FrozenTrial, n_objectives: int) -> Decision | None:
+        """The decision of ``trial`` if it can be a parent, else None."""
+        if trial.state != TrialState.COMPLETE:
+            return None
+        key = compat.trial_id(trial)
+        with self._lock:
+            if key in self._known:
+                return self._known[key]
+        decision = self._check(trial, n_objectives)
+        with self._lock:
+            self._known[key] = decision
+        return decision
+
+    def _check(self, trial: FrozenTrial, n_objectives: int) -> Decision | None:
+        if CheckpointStore.artifact_id(trial) is None or trial.values is None:
+            return None
+        if len(trial.values) != n_objectives:
+            return None
+        if not all(math.isfinite(v) for v in trial.values):
+            return None
+        return self._decision_of(trial)
 
 
 def population(
     trials: Sequence[FrozenTrial],
     directions: Sequence[StudyDirection],
-    decision_of: Callable[[FrozenTrial], Decision | None],
+    eligible: Callable[[FrozenTrial, int], Decision | None],
     excluded: Collection[int],
 ) -> list[tuple[FrozenTrial, Decision]]:
-    """The population: the Pareto front of the COMPLETE trials that can be parents.
+    """The population: the Pareto front of the trials that can be parents.
 
-    A trial can be a parent when it saved a checkpoint, has finite values for every
-    objective, a valid decision, and its id is not in ``excluded`` (withdrawn, or found
-    unreadable during this decision).
+    Args:
+        trials: The study's trials.
+        directions: The study's directions.
+        eligible: The decision of a trial if it can be a parent (an
+            :class:`Eligibility`), else None.
+        excluded: Ids of trials that cannot be parents any more (withdrawn, or found
+            unreadable during this decision).
     """
-    eligible = []
+    candidates = []
     decisions = {}
     for trial in trials:
-        if trial.state != TrialState.COMPLETE or compat.trial_id(trial) in excluded:
+        if compat.trial_id(trial) in excluded:
             continue
-        if CheckpointStore.artifact_id(trial) is None or trial.values is None:
-            continue
-        if len(trial.values) != len(directions):
-            continue
-        if not all(math.isfinite(v) for v in trial.values):
-            continue
-        decision = decision_of(trial)
+        decision = eligible(trial, len(directions))
         if decision is None:
             continue
-        eligible.append(trial)
+        candidates.append(trial)
         decisions[compat.trial_id(trial)] = decision
-    front = pareto_front(eligible, directions)
+    front = pareto_front(candidates, directions)
     return [(trial, decisions[compat.trial_id(trial)]) for trial in front]
 
 

@@ -14,9 +14,9 @@ from optuna.trial import TrialState
 from optuna_lemonade import _optuna_compat as compat
 from optuna_lemonade.checkpoints import CheckpointStore
 from optuna_lemonade.sampler._decision import Decision
-from optuna_lemonade.sampler._population import mark_deleted
+from optuna_lemonade.sampler._population import DeletionLog
 from optuna_lemonade.sampler._population import population
-from optuna_lemonade.sampler._population import withdrawn as withdrawn_trials
+from optuna_lemonade.sampler._population import Snapshot
 
 
 KeepCheckpoints = Literal["all", "population"]
@@ -63,29 +63,43 @@ def releasable(
 
 
 def release(
-    study: optuna.Study, store: CheckpointStore, checkpoints: Sequence[tuple[FrozenTrial, str]]
+    study: optuna.Study,
+    store: CheckpointStore,
+    log: DeletionLog,
+    checkpoints: Sequence[tuple[FrozenTrial, str]],
 ) -> None:
-    """Delete checkpoints, each marked in the study first so no worker picks it any more."""
+    """Delete checkpoints, each logged in the study first so no worker picks it any more."""
     for trial, artifact_id in checkpoints:
-        mark_deleted(study, trial, artifact_id)
-        store.remove(artifact_id)
+        if log.record(study, trial, artifact_id):
+            store.remove(artifact_id)
 
 
 def release_unused(
     study: optuna.Study,
     store: CheckpointStore,
+    log: DeletionLog,
+    snapshot: Snapshot,
+    eligible: Callable[[FrozenTrial, int], Decision | None],
     decision_of: Callable[[FrozenTrial], Decision | None],
     in_use: Collection[int | None],
 ) -> None:
-    """Delete the checkpoints of the study's trials that can no longer be parents."""
-    withdrawn = withdrawn_trials(study)
-    trials = study.get_trials(deepcopy=False)  # one read: population() keeps the COMPLETE
-    front = population(trials, study.directions, decision_of, withdrawn)
+    """Delete the checkpoints of the study's trials that can no longer be parents.
+
+    Args:
+        study: The study.
+        store: Where the checkpoints are.
+        log: This worker's deletion log.
+        snapshot: The study as the decision just made read it.
+        eligible: Whether a trial can be a parent (see :func:`population`).
+        decision_of: The decision of any trial.
+        in_use: Trial ids whose checkpoints must stay (the decision's parent).
+    """
+    front = population(snapshot.trials, study.directions, eligible, snapshot.withdrawn)
     checkpoints = releasable(
-        trials,
+        snapshot.trials,
         {compat.trial_id(trial) for trial, _ in front},
-        withdrawn,
+        snapshot.withdrawn,
         decision_of,
         in_use,
     )
-    release(study, store, checkpoints)
+    release(study, store, log, checkpoints)

@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 import optuna
 from optuna.distributions import BaseDistribution
+from optuna.exceptions import UpdateFinishedTrialError
 from optuna.samplers import BaseSampler
 from optuna.samplers import RandomSampler
 from optuna.study import Study
@@ -43,6 +44,7 @@ from optuna_lemonade.sampler._proposal import ProposalSettings
 from optuna_lemonade.sampler._selection import inverse_density
 from optuna_lemonade.sampler._selection import SelectionStrategy
 from optuna_lemonade.sampler._stale import fail_trials_without_heartbeat
+from optuna_lemonade.sampler._stale import fail_undecided_trials
 from optuna_lemonade.sampler._stale import Heartbeats
 from optuna_lemonade.sampler._stale import StaleTrialCallback
 
@@ -178,7 +180,11 @@ class LemonadeSampler(BaseSampler):
         self._grace_period = grace_period
         self._stale_callback = heartbeat_stale_trial_callback
         self._decisions = DecisionCache()
-        self._decide = DecisionMaker(self._settings, self._initial, self._store, self._decisions)
+        self._eligible = _population.Eligibility(self._decisions.get)
+        self._deletions = _population.DeletionLog()
+        self._decide = DecisionMaker(
+            self._settings, self._initial, self._store, self._decisions, self._eligible
+        )
         self._lock = threading.Lock()
         self._parents: dict[int, GraphNetwork] = {}  # trial id -> loaded parent model
         self._children: dict[int, Child] = {}  # trial id -> child handed out
@@ -215,8 +221,9 @@ class LemonadeSampler(BaseSampler):
 
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
         """Choose what this trial trains and store it in the trial's system attributes."""
-        self._independent.before_trial(study, trial)
         storage = compat.storage(study)
+        compat.record_heartbeat(study, trial)  # before anything a kill could interrupt
+        self._independent.before_trial(study, trial)
         if self._grace_period is not None:
             fail_trials_without_heartbeat(
                 study, grace_period=self._grace_period, callback=self._stale_callback
@@ -240,16 +247,44 @@ class LemonadeSampler(BaseSampler):
         # One generator per trial number: decisions do not depend on which worker or
         # thread asks, or in what order, only on the seed, trial number and study.
         rng = np.random.default_rng([self._entropy, trial.number])
-        decision, parent_model = self._decide(study, trial, rng)
+        # One read of the trials and one of the study's attributes (withdrawn marks) for
+        # the decision and retention together: on an RDB storage each is a query.
+        heartbeat = compat.rdb_heartbeat(storage)
+        needs_study = (
+            trial.number >= len(self._initial)
+            or self._keep == "population"
+            or heartbeat is not None
+        )
+        snapshot = _population.Snapshot.read(study) if needs_study else None
+        if heartbeat is not None and snapshot is not None:
+            grace, callback = heartbeat
+            fail_undecided_trials(study, snapshot.trials, grace_period=grace, callback=callback)
+        decision, parent_model = self._decide(study, trial, rng, snapshot)
         decision = dataclasses.replace(decision, decided_at=time.time())
-        compat.set_trial_system_attr(storage, trial, DECISION_KEY, decision.to_dict())
+        try:
+            compat.set_trial_system_attr(storage, trial, DECISION_KEY, decision.to_dict())
+        except UpdateFinishedTrialError as error:
+            raise RuntimeError(
+                f"trial {trial.number} was failed by another worker while this one was "
+                "deciding: its heartbeat was older than the grace period. Make the grace "
+                "period longer than any pause of a live worker (on a journal file, longer "
+                "than the journal lock's own grace period, 30 s by default, which a worker "
+                "killed while holding the lock makes every worker wait)"
+            ) from error
         self._decisions.put(trial, decision)
         if parent_model is not None:
             with self._lock:
                 self._parents[compat.trial_id(trial)] = parent_model
-        if self._keep == "population":
-            in_use = (decision.parent_trial_id,)
-            _retention.release_unused(study, self._store, self._decisions.get, in_use)
+        if snapshot is not None and self._keep == "population":
+            _retention.release_unused(
+                study,
+                self._store,
+                self._deletions,
+                snapshot,
+                self._eligible,
+                self._decisions.get,
+                in_use=(decision.parent_trial_id,),
+            )
 
     def after_trial(
         self,
@@ -363,5 +398,5 @@ class LemonadeSampler(BaseSampler):
         """The current population: the Pareto front of COMPLETE trials with checkpoints."""
         trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         withdrawn = _population.withdrawn(study)
-        front = _population.population(trials, study.directions, self._decisions.get, withdrawn)
+        front = _population.population(trials, study.directions, self._eligible, withdrawn)
         return [trial for trial, _ in front]

@@ -21,6 +21,7 @@ from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
 from optuna_lemonade import _optuna_compat as compat
+from optuna_lemonade.sampler._decision import DECISION_KEY
 
 
 StaleTrialCallback = Callable[[optuna.Study, FrozenTrial], None]
@@ -45,6 +46,60 @@ def last_sign_of_life(trial: optuna.trial.FrozenTrial) -> float | None:
     if trial.datetime_start is not None:
         times.append(trial.datetime_start.timestamp())
     return max(times) if times else None
+
+
+def fail_undecided_trials(
+    study: optuna.Study,
+    trials: list[FrozenTrial],
+    *,
+    grace_period: float,
+    callback: StaleTrialCallback | None,
+    now: float | None = None,
+) -> list[int]:
+    """Mark FAIL the RUNNING trials still without a decision ``grace_period`` after start.
+
+    For storages with Optuna's own heartbeats, which never find a RUNNING trial stale
+    that has no heartbeat yet: a worker killed after Optuna created its trial but
+    before the sampler's first heartbeat (a few milliseconds, in ``ask()``) left the
+    trial RUNNING for good (1 of 411 trials in a chaos run of 40 kills on PostgreSQL).
+    A live worker writes the decision within moments of the start, and Optuna itself
+    fails a trial whose decision took longer than the grace period (its heartbeat
+    thread starts only after the decision), so no live trial is failed here that
+    Optuna would not fail.
+
+    Args:
+        study: The study.
+        trials: Its trials as just read.
+        grace_period: The storage's grace period.
+        callback: The storage's stale-trial callback (e.g. a retry), as Optuna calls it.
+        now: The current time (seconds since the epoch); default ``time.time()``.
+
+    Returns:
+        The numbers of the trials this call failed.
+    """
+    now = time.time() if now is None else now
+    failed = []
+    for trial in trials:
+        if trial.state != TrialState.RUNNING or DECISION_KEY in trial.system_attrs:
+            continue
+        start = trial.datetime_start
+        if start is None or now - start.timestamp() <= grace_period:
+            continue
+        if compat.fail_running_trial(study, trial):
+            failed.append(trial)
+    _report(study, failed, callback)
+    return [trial.number for trial in failed]
+
+
+def _report(
+    study: optuna.Study, failed: list[FrozenTrial], callback: StaleTrialCallback | None
+) -> None:
+    if callback is not None:
+        for trial in failed:
+            callback(
+                study,
+                copy.deepcopy(compat.get_trial(compat.storage(study), compat.trial_id(trial))),
+            )
 
 
 def fail_trials_without_heartbeat(
@@ -84,12 +139,7 @@ def fail_trials_without_heartbeat(
             continue
         if compat.fail_running_trial(study, trial):
             failed.append(trial)
-    if callback is not None:
-        for trial in failed:
-            callback(
-                study,
-                copy.deepcopy(compat.get_trial(compat.storage(study), compat.trial_id(trial))),
-            )
+    _report(study, failed, callback)
     return [trial.number for trial in failed]
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import pathlib
 import time
+from typing import TYPE_CHECKING
 
 import optuna
+from optuna.artifacts import Boto3ArtifactStore
 from optuna.artifacts import FileSystemArtifactStore
 from optuna.storages import BaseStorage
 from optuna.storages import JournalStorage
@@ -24,6 +26,10 @@ from optuna_lemonade import SearchSpace
 from optuna_lemonade.sampler import LemonadeSampler
 from tests.sampler.conftest import CLASSES
 from tests.sampler.conftest import SHAPE
+
+
+if TYPE_CHECKING:
+    from optuna_lemonade._optuna_compat import ArtifactStore
 
 
 def storage(args: argparse.Namespace) -> BaseStorage:
@@ -39,11 +45,21 @@ def storage(args: argparse.Namespace) -> BaseStorage:
     return RDBStorage(args.storage)
 
 
+def artifact_store(args: argparse.Namespace) -> ArtifactStore:
+    if args.bucket:
+        from tests.s3.conftest import s3_client
+
+        return Boto3ArtifactStore(args.bucket, client=s3_client(args.s3_endpoint))
+    return FileSystemArtifactStore(args.artifacts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--storage", help="RDB URL")
     parser.add_argument("--journal", help="journal file")
-    parser.add_argument("--artifacts", required=True)
+    parser.add_argument("--artifacts", help="FileSystemArtifactStore folder")
+    parser.add_argument("--s3-endpoint", help="an S3 API's URL (with --bucket)")
+    parser.add_argument("--bucket", help="bucket of a Boto3ArtifactStore")
     parser.add_argument("--study", required=True)
     parser.add_argument("--trials", type=int, required=True)
     parser.add_argument("--seed", type=int, required=True)
@@ -60,7 +76,7 @@ def main() -> None:
     space = SearchSpace(SHAPE, CLASSES, max_params=200_000, initial_widths=(4, 8, 16))
     sampler = LemonadeSampler(
         space,
-        artifact_store=FileSystemArtifactStore(args.artifacts),
+        artifact_store=artifact_store(args),
         seed=args.seed,
         keep_checkpoints=args.keep,
         heartbeat_interval=args.heartbeat,

@@ -5,9 +5,11 @@ import os
 import pathlib
 import subprocess
 import sys
+from typing import TYPE_CHECKING
 import uuid
 
 import optuna
+from optuna.artifacts.exceptions import ArtifactNotFound
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 import pytest
@@ -16,6 +18,10 @@ from optuna_lemonade.checkpoints import CHECKPOINT_KEY
 from optuna_lemonade.checkpoints import CheckpointStore
 from optuna_lemonade.sampler import Decision
 from optuna_lemonade.sampler import DECISION_KEY
+
+
+if TYPE_CHECKING:
+    from optuna_lemonade._optuna_compat import ArtifactStore
 
 
 ROOT = pathlib.Path(__file__).parents[2]
@@ -64,8 +70,13 @@ def decisions(trials: list[FrozenTrial]) -> dict[int, Decision]:
     }
 
 
-def check_lineage(study: optuna.Study, artifacts: pathlib.Path, initial: list) -> None:
-    """The invariants every finished multi-worker study must satisfy."""
+def check_lineage(
+    study: optuna.Study, artifacts: pathlib.Path | ArtifactStore, initial: list
+) -> None:
+    """The invariants every finished multi-worker study must satisfy.
+
+    ``artifacts`` is a FileSystemArtifactStore's folder or any artifact store.
+    """
     trials = study.trials
     assert not [t.number for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
     found = decisions(trials)
@@ -79,7 +90,9 @@ def check_lineage(study: optuna.Study, artifacts: pathlib.Path, initial: list) -
     # The initial architectures were each trained once, by trial number.
     first = [d for d in found.values() if d.kind == "initial"]
     assert sorted(d.architecture.to_json() for d in first) == sorted(a.to_json() for a in initial)
-    store = CheckpointStore(optuna.artifacts.FileSystemArtifactStore(str(artifacts)))
+    if isinstance(artifacts, pathlib.Path):
+        artifacts = optuna.artifacts.FileSystemArtifactStore(str(artifacts))
+    store = CheckpointStore(artifacts)
     by_number = {t.number: t for t in trials}
     for number, decision in found.items():
         if decision.parent is None:
@@ -94,5 +107,13 @@ def check_lineage(study: optuna.Study, artifacts: pathlib.Path, initial: list) -
         assert CHECKPOINT_KEY in parent.system_attrs
     for trial in trials:
         checkpoint = trial.system_attrs.get(CHECKPOINT_KEY)
-        if trial.state == TrialState.COMPLETE and checkpoint and (artifacts / checkpoint).exists():
+        if trial.state == TrialState.COMPLETE and checkpoint and exists(artifacts, checkpoint):
             store.load(trial, found[trial.number].architecture)  # readable
+
+
+def exists(store: ArtifactStore, artifact_id: str) -> bool:
+    try:
+        store.open_reader(artifact_id).close()
+    except ArtifactNotFound:
+        return False
+    return True

@@ -142,3 +142,121 @@ def test_journal_lemonade_heartbeat_fails_a_killed_trial(tmp_path, space) -> Non
     # The sampler's heartbeat_stale_trial_callback retried it, as Optuna's RDB one does.
     _check_retried(study, dead)
     assert len(study.trials) == len(before) + 1 + 4
+
+
+class _Killed(BaseException):
+    """The worker dies here (not an Exception: nothing catches it)."""
+
+
+def test_a_trial_killed_during_the_decision_is_found_stale(
+    tmp_path, space, store, monkeypatch
+) -> None:
+    """Optuna's heartbeat thread starts only after ask() returns, and RDBStorage never
+    counts a RUNNING trial without a heartbeat as stale; the sampler beats first thing
+    in before_trial (inside optimize), so a worker killed during the decision leaves no
+    trial RUNNING."""
+    import warnings
+
+    from optuna.exceptions import ExperimentalWarning
+    from optuna.storages import RDBStorage
+
+    from optuna_lemonade.sampler import _population
+    from optuna_lemonade.sampler import LemonadeSampler
+
+    class DyingRandom(optuna.samplers.RandomSampler):
+        def before_trial(self, study, trial) -> None:
+            raise _Killed
+
+    def die(study) -> None:
+        raise _Killed
+
+    monkeypatch.setattr(_population.Snapshot, "read", die)  # in the middle of the decision
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        storage = RDBStorage(
+            f"sqlite:///{tmp_path}/heartbeat.db", heartbeat_interval=1, grace_period=1
+        )
+        optuna_only = optuna.create_study(
+            storage=storage, study_name="optuna", sampler=DyingRandom()
+        )
+        lemonade = optuna.create_study(
+            storage=storage,
+            study_name="lemonade",
+            sampler=LemonadeSampler(space, artifact_store=store),
+            directions=["minimize", "minimize"],
+        )
+        for study in (optuna_only, lemonade):
+            with pytest.raises(_Killed):
+                study.optimize(lambda t: 0.0, n_trials=1)
+        time.sleep(2.5)
+        optuna.storages.fail_stale_trials(optuna_only)
+        optuna.storages.fail_stale_trials(lemonade)
+    states = [study.trials[0].state for study in (optuna_only, lemonade)]
+    assert states == [TrialState.RUNNING, TrialState.FAIL]  # Optuna alone: stuck for good
+
+
+def test_an_ask_and_tell_trial_gets_no_heartbeat(tmp_path, space, store) -> None:
+    """Outside optimize Optuna writes no heartbeats, so the sampler writes none either:
+    one would make a trial its owner still trains look dead after the grace period."""
+    import warnings
+
+    from optuna.exceptions import ExperimentalWarning
+    from optuna.storages import RDBStorage
+
+    from optuna_lemonade.sampler import LemonadeSampler
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        warnings.simplefilter("ignore", UserWarning)  # Optuna: heartbeats need optimize
+        storage = RDBStorage(
+            f"sqlite:///{tmp_path}/heartbeat.db", heartbeat_interval=1, grace_period=1
+        )
+        study = optuna.create_study(
+            storage=storage,
+            sampler=LemonadeSampler(space, artifact_store=store),
+            directions=["minimize", "minimize"],
+        )
+        study.ask()
+        time.sleep(2.5)
+        optuna.storages.fail_stale_trials(study)
+        study.ask()  # its sweep leaves trial 0 alone: it has its decision
+    assert study.trials[0].state == TrialState.RUNNING
+
+
+def test_a_trial_killed_before_the_decision_is_failed_and_retried(tmp_path, space, store):
+    """Killed between Optuna creating the trial and the sampler's first heartbeat: no
+    heartbeat, no decision. The next decision after the grace period fails it, and the
+    storage's retry callback queues a retry, which decides anew."""
+    import warnings
+
+    from optuna.exceptions import ExperimentalWarning
+    from optuna.storages import RDBStorage
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
+
+    from optuna_lemonade.sampler import LemonadeSampler
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        storage = RDBStorage(
+            f"sqlite:///{tmp_path}/heartbeat.db",
+            heartbeat_interval=1,
+            grace_period=2,
+            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
+        )
+        sampler = LemonadeSampler(space, artifact_store=store, seed=0)
+        study = optuna.create_study(
+            storage=storage, sampler=sampler, directions=["minimize", "minimize"]
+        )
+        storage.create_new_trial(study._study_id)  # as ask() does, then the worker dies
+        fresh = study.ask()  # within the grace period: trial 0 may still be deciding
+        assert study.trials[0].state == TrialState.RUNNING
+        study.tell(fresh, (0.5, 1.0))
+        time.sleep(2.5)
+        later = study.ask()
+        assert study.trials[0].state == TrialState.FAIL
+        retry = [t for t in study.trials if RetryFailedTrialCallback.retried_trial_number(t) == 0]
+        assert [t.state for t in retry] == [TrialState.WAITING]  # queued by that decision
+        study.tell(later, (0.5, 1.0))
+        popped = study.ask()  # the next ask() runs the retry, which decides anew
+    assert popped.number == retry[0].number
+    assert DECISION_KEY in study.trials[popped.number].system_attrs

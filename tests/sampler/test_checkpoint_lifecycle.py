@@ -10,6 +10,8 @@ from optuna.trial import TrialState
 import pytest
 
 from optuna_lemonade.checkpoints import CHECKPOINT_KEY
+from optuna_lemonade.sampler import _population
+from optuna_lemonade.sampler import deleted_checkpoints
 from optuna_lemonade.sampler import LemonadeSampler
 from optuna_lemonade.sampler import LemonadeWarning
 from tests.sampler.conftest import make_objective
@@ -104,3 +106,83 @@ def test_removal_through_backoff(tmp_path: pathlib.Path) -> None:
     store.remove("a")
     assert not (tmp_path / "a").exists()
     assert store.remove("a") is False  # already gone: not an error
+
+
+def _lemonade_attrs(study: optuna.Study) -> dict:
+    attrs = study._storage.get_study_system_attrs(study._study_id)
+    return {k: v for k, v in attrs.items() if k.startswith("lemonade:")}
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_deletions_are_logged_in_few_keys_one_per_worker_chunk(
+    space, store, data, monkeypatch, n_jobs: int
+) -> None:
+    monkeypatch.setattr(_population, "_LOG_CHUNK", 4)
+    samplers = [
+        LemonadeSampler(space, artifact_store=store, seed=s, keep_checkpoints="population")
+        for s in range(2)
+    ]
+    study = optuna.create_study(directions=["minimize", "minimize"], sampler=samplers[0])
+    for worker in [0, 1, 0]:  # two workers (sampler objects) take turns on one study
+        study.sampler = samplers[worker]
+        study.optimize(make_objective(samplers[worker], data), n_trials=8, n_jobs=n_jobs)
+    deleted = deleted_checkpoints(study)
+    attrs = _lemonade_attrs(study)
+    logs = [k for k in attrs if k.startswith(_population.DELETION_LOG_PREFIX)]
+    workers = {k.split(":")[2] for k in logs}
+    assert len(workers) == 2
+    assert len(logs) <= sum(-(-n // 4) for n in _entries_per_worker(attrs).values())
+    assert not [k for k in attrs if k.startswith(_population.DELETED_PREFIX)]
+    # Every checkpoint file gone is in a log with its id, none twice; the rest are kept.
+    ids = {t.number: t.system_attrs.get(CHECKPOINT_KEY) for t in study.trials}
+    gone = {i for i, a in ids.items() if a is not None and a not in _files(store)}
+    assert set(deleted) == gone and len(deleted) >= 8
+    assert all(deleted[i] == ids[i] for i in deleted)
+    entries = [e[0] for k in logs for e in attrs[k]]
+    assert len(entries) == len(set(entries))
+
+
+def _entries_per_worker(attrs: dict) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for key, value in attrs.items():
+        if key.startswith(_population.DELETION_LOG_PREFIX):
+            worker = key.split(":")[2]
+            counts[worker] = counts.get(worker, 0) + len(value)
+    return counts
+
+
+def test_marks_of_earlier_versions_still_withdraw(space, store, data) -> None:
+    sampler = LemonadeSampler(space, artifact_store=store, seed=0)
+    study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
+    study.optimize(make_objective(sampler, data), n_trials=6)
+    front = sampler.population(study)
+    marked = front[0]
+    artifact_id = marked.system_attrs[CHECKPOINT_KEY]
+    key = f"lemonade:deleted:{marked._trial_id}"
+    study._storage.set_study_system_attr(study._study_id, key, artifact_id)
+    assert marked.number not in {t.number for t in sampler.population(study)}
+    assert deleted_checkpoints(study) == {marked.number: artifact_id}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "not a list",
+        [[1, 2, 3]],
+        [["1", "x"]],
+        [[True, "x"]],
+        [[-1, "x"]],
+        [[1, None]],
+        None,
+    ],
+)
+def test_a_tampered_deletion_log_is_ignored_with_a_warning(space, store, data, value) -> None:
+    sampler = LemonadeSampler(space, artifact_store=store, seed=0, keep_checkpoints="population")
+    study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
+    objective = make_objective(sampler, data)
+    study.optimize(objective, n_trials=4)
+    key = f"{_population.DELETION_LOG_PREFIX}forged:0"
+    study._storage.set_study_system_attr(study._study_id, key, value)
+    with pytest.warns(LemonadeWarning, match="forged:0' holds an entry that is not"):
+        study.optimize(objective, n_trials=4)
+    assert [t.state for t in study.trials].count(TrialState.COMPLETE) == 8

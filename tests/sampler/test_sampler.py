@@ -306,6 +306,10 @@ def test_unreadable_parent_checkpoints_are_skipped(space, store, data, tmp_path)
         else:
             path.write_bytes(pickle.dumps(Exploit()))
     broken = {t.number for t in front[1:]}
+    # Another worker: this one keeps the weights it saved in memory (not read again).
+    sampler = LemonadeSampler(space, artifact_store=store, seed=5)
+    study.sampler = sampler
+    objective = make_objective(sampler, data)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         study.optimize(objective, n_trials=10)

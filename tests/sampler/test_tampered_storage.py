@@ -150,3 +150,21 @@ def test_a_failed_save_fails_the_trial_and_offers_nothing_half_written(
     assert all(sampler.decision(t).parent not in failed for t in study.trials)
     for trial in sampler.population(study):
         assert sampler.load_model(trial) is not None
+
+
+class _UndeletableStore(FileSystemArtifactStore):
+    """A store that refuses every delete (a read-only bucket policy, say)."""
+
+    def remove(self, artifact_id: str) -> None:
+        raise PermissionError(13, "Permission denied", artifact_id)
+
+
+def test_a_store_that_refuses_deletes_only_warns(space, tmp_path: pathlib.Path, data) -> None:
+    (tmp_path / "store").mkdir()
+    store = _UndeletableStore(tmp_path / "store")
+    sampler = LemonadeSampler(space, artifact_store=store, seed=0, keep_checkpoints="population")
+    study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
+    with pytest.warns(LemonadeWarning, match=r"could not be deleted .*Permission denied"):
+        study.optimize(make_objective(sampler, data), n_trials=12)
+    assert [t.state for t in study.trials].count(TrialState.COMPLETE) == 12
+    assert len(list((tmp_path / "store").iterdir())) == 12  # all still there
