@@ -244,9 +244,7 @@ class Snapshot:
     @classmethod
     def read(cls, study: optuna.Study) -> Snapshot:
         """Read the study: one query each for trials and study attributes on an RDB."""
-        trials = study.get_trials(deepcopy=False)
-        attrs = compat.study_system_attrs(study)
-        return cls(trials, set(_deleted(attrs)) | unreadable(attrs))
+        return cls(study.get_trials(deepcopy=False), withdrawn(study))
 
 
 class Eligibility:
