@@ -382,3 +382,25 @@ def test_callable_cheap_objective(space, store, data) -> None:
     for trial in study.trials:
         decision = sampler.decision(trial)
         assert decision.cheap_objectives["depth"] == decision.architecture.depth
+
+
+def test_a_trial_failed_by_another_worker_while_deciding(space, store, monkeypatch) -> None:
+    """Another worker's stale-trial sweep fails this trial during its decision (its
+    heartbeat looked too old): a RuntimeError says why, not the storage's own error."""
+    from optuna_lemonade.sampler import _population
+
+    # Retention on, so that even an initial trial's decision reads the study.
+    sampler = LemonadeSampler(space, artifact_store=store, seed=0, keep_checkpoints="population")
+    study = _study(sampler)
+    read = _population.Snapshot.read
+
+    def read_then_failed_elsewhere(study: optuna.Study) -> _population.Snapshot:
+        snapshot = read(study)
+        running = [t for t in snapshot.trials if t.state == TrialState.RUNNING]
+        study._storage.set_trial_state_values(running[-1]._trial_id, state=TrialState.FAIL)
+        return snapshot
+
+    monkeypatch.setattr(_population.Snapshot, "read", read_then_failed_elsewhere)
+    with pytest.raises(RuntimeError, match=r"trial 0 was failed by another worker .* grace"):
+        study.ask()
+    assert study.trials[0].state == TrialState.FAIL
