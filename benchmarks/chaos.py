@@ -307,12 +307,18 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="6 kills per storage")
     parser.add_argument("--output-dir", type=pathlib.Path, default=RESULTS)
     args = parser.parse_args()
+    storages = args.storages.split(",")
+    unknown = sorted(set(storages) - {"postgresql", "journal"})
+    if unknown:
+        parser.error(f"--storages: unknown {', '.join(unknown)}; choose postgresql, journal")
+    if args.kills < 1 or args.workers < 1:
+        parser.error("--kills and --workers must be at least 1")
     if args.quick:
         args.kills = 6
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=ExperimentalWarning)  # Optuna's heartbeats
     results = []
-    for kind in args.storages.split(","):
+    for kind in storages:
         print(f"{kind}: {args.workers} workers, killing {args.kills} ...", flush=True)
         result = run(kind, args.kills, args.max_minutes, args.seed, args.workers)
         results.append(result)

@@ -48,6 +48,8 @@ from optuna_lemonade.sampler import LemonadeSampler
 
 
 SHAPE = (1, 28, 28)
+STORAGES = ("memory", "sqlite", "postgresql")
+SAMPLERS = ("lemonade", "lemonade-notes", "lemonade-retention", "tpe", "nsga2")
 CLASSES = 10
 
 
@@ -229,6 +231,13 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     storages = args.storages.split(",")
     samplers = args.samplers.split(",")
+    for given, known, option in (
+        (storages, STORAGES, "--storages"),
+        (samplers, SAMPLERS, "--samplers"),
+    ):
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            parser.error(f"{option}: unknown {', '.join(unknown)}; choose from {', '.join(known)}")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     torch.set_num_threads(1)
     results: list[dict[str, Any]] = []
