@@ -82,7 +82,9 @@ class _RecentStates:
     one upload for good (Optuna makes a new UUID for each), so its weights never
     change; a deleted one is withdrawn from the population before it could be asked
     for again. Models are always built afresh from these tensors, which nobody else
-    holds, so a cached entry is never changed by training.
+    holds, so a cached entry is never changed by training. Written by hand because
+    ``functools.lru_cache`` bounds the number of entries, not their bytes, and networks
+    differ in size by orders of magnitude.
     """
 
     def __init__(self, max_bytes: int) -> None:
