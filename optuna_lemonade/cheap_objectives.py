@@ -7,19 +7,50 @@ be fast: both are computed from the architecture alone.
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Iterable
 import functools
 import io
+from typing import Protocol
+from typing import runtime_checkable
 
 import torch
 
 from optuna_lemonade.architecture import analytic_num_macs
 from optuna_lemonade.architecture import analytic_num_params
 from optuna_lemonade.architecture import Architecture
+from optuna_lemonade.latency import Latency
 from optuna_lemonade.network import build_model
 
 
 CheapObjective = Callable[[Architecture], float]
 """A cheap objective: maps an architecture to a cost, without training."""
+
+
+@runtime_checkable
+class SharedCheapObjective(Protocol):
+    """A cheap objective that measures (e.g. :class:`~optuna_lemonade.latency.Latency`).
+
+    Measuring costs enough that every result is worth sharing: the sampler hands what
+    other workers measured to :meth:`remember` before each decision and stores what
+    :meth:`take_measured` returns in the study afterwards, under :attr:`namespace`
+    (workers with another namespace, e.g. another device, do not share results).
+    """
+
+    @property
+    def namespace(self) -> str:
+        """Which measurements may be shared: a short string of ``[0-9a-z]``."""
+
+    def __call__(self, arch: Architecture) -> float:
+        """The cost of ``arch``."""
+
+    def key(self, arch: Architecture) -> str:
+        """The architecture's key under which its result is shared."""
+
+    def remember(self, entries: Iterable[tuple[str, float]]) -> None:
+        """Take results measured elsewhere, as ``(key, value)`` pairs."""
+
+    def take_measured(self) -> list[tuple[str, float]]:
+        """Results measured here since the last call, as ``(key, value)`` pairs."""
 
 
 def count_params(arch: Architecture) -> int:
@@ -77,3 +108,7 @@ CHEAP_OBJECTIVES: dict[str, CheapObjective] = {
 }
 """Cheap objectives available by name: ``params`` (:func:`count_params`) and ``macs``
 (multiply-accumulates, equal to :func:`count_macs`)."""
+
+MEASURED_OBJECTIVES: dict[str, Callable[[], CheapObjective]] = {"latency": Latency}
+"""Cheap objectives that measure, by name, made anew for each sampler: ``latency``
+(:class:`~optuna_lemonade.latency.Latency` with its default settings)."""

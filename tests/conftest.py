@@ -37,3 +37,43 @@ def data() -> tuple[torch.Tensor, torch.Tensor]:
     x = torch.randn(96, *SHAPE, generator=generator)
     w = torch.randn(SHAPE[0] * SHAPE[1] * SHAPE[2], CLASSES, generator=generator)
     return x, (x.flatten(1) @ w).argmax(1)
+
+
+def write_cifar_stand_in(root: pathlib.Path, name: str, *, train: int, test: int) -> None:
+    """Random images in the files and format torchvision reads CIFAR-10/-100 from."""
+    import pickle
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    classes = 10 if name == "cifar10" else 100
+    labels_key = "labels" if name == "cifar10" else "fine_labels"
+
+    def batch(n: int) -> dict:
+        return {
+            "data": rng.integers(0, 256, (n, 3 * 32 * 32), dtype=np.uint8),
+            labels_key: [int(i % classes) for i in range(n)],
+        }
+
+    if name == "cifar10":
+        folder = root / "cifar-10-batches-py"
+        folder.mkdir(parents=True)
+        files = {f"data_batch_{i}": batch(train // 5) for i in range(1, 6)}
+        files |= {"test_batch": batch(test), "batches.meta": {"label_names": ["c"] * classes}}
+    else:
+        folder = root / "cifar-100-python"
+        folder.mkdir(parents=True)
+        files = {"train": batch(train), "test": batch(test)}
+        files["meta"] = {"fine_label_names": ["c"] * classes}
+    for file, content in files.items():
+        (folder / file).write_bytes(pickle.dumps(content))
+
+
+@pytest.fixture
+def cifar_stand_ins(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> pathlib.Path:
+    """CIFAR-10 and CIFAR-100 stand-ins; torchvision's MD5 check is the only thing skipped
+    (the files are not the real ones)."""
+    monkeypatch.setattr("torchvision.datasets.cifar.check_integrity", lambda *_, **__: True)
+    for name in ("cifar10", "cifar100"):
+        write_cifar_stand_in(tmp_path / "cifar", name, train=5_500, test=200)
+    return tmp_path / "cifar"

@@ -17,8 +17,12 @@ from optuna.trial import TrialState
 import pytest
 import torch
 
+from optuna_lemonade import build_model
 from optuna_lemonade.cli import main
 from optuna_lemonade.sampler import Child
+from optuna_lemonade.sampler import Decision
+from optuna_lemonade.sampler import DECISION_KEY
+from optuna_lemonade.training._data import DEBIAN_FASHION_MNIST
 
 
 ROOT = pathlib.Path(__file__).parents[1]
@@ -112,7 +116,20 @@ def _usage_error(
         (["--trials", "1", "--objectives", "params"], "--objectives must list"),
         (["--trials", "1", "--objectives", "error,error"], "--objectives must list"),
         (["--trials", "1", "--operators", "widen,fly"], "--operators: unknown fly"),
-        (["--trials", "1", "--dataset", "mnist"], "invalid choice: 'mnist'"),
+        (["--trials", "1", "--dataset", "mnist"], "--dataset must name distinct data sets"),
+        (["--trials", "1", "--dataset", "digits,digits"], "--dataset must name distinct"),
+        (["--trials", "1", "--dataset", "digits,digits-28"], "must share an image shape"),
+        (
+            ["--trials", "1", "--dataset", "digits,digits-28", "--objectives", "error,params"],
+            "including error:digits and error:digits-28",
+        ),
+        (["--trials", "1", "--objectives", "error:digits,params,speed"], "--objectives must"),
+        (["--trials", "1", "--latency-repeats", "0"], "--latency-repeats must be positive"),
+        (["--trials", "1", "--latency-warmup", "-1"], "--latency-warmup must be 0 or more"),
+        (
+            ["--trials", "1", "--objectives", "error,latency", "--latency-device", "tpu:9"],
+            "--latency-device tpu:9",
+        ),
         (["--trials", "1", "--device", "foo"], "--device foo: not usable"),
         (["--trials", "1", "--plot", "missing/front.png"], "directory missing does not exist"),
         (["--trials", "1", "--plot", "."], "is a directory"),
@@ -132,6 +149,41 @@ def test_bad_input_is_one_line_with_usage_and_leaves_nothing(
     workdir: pathlib.Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
 ) -> None:
     assert message in _usage_error(capsys, workdir, ["search", *extra])
+
+
+def test_latency_objective_is_measured_and_kept_in_the_study(
+    workdir: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["search", "--trials", "4", "--objectives", "error,params,latency", *FAST]
+    assert main([*argv, "--latency-repeats", "3", "--test"]) == 0
+    out = capsys.readouterr().out
+    assert " ms" in out.split("Pareto front")[1] and "test error" in out
+    study = optuna.load_study(study_name="lemonade-digits", storage="sqlite:///lemonade.db")
+    assert all(t.values[2] > 0 for t in study.trials)
+    attrs = study._storage.get_study_system_attrs(study._study_id)
+    logged = [k for k in attrs if k.startswith("lemonade:measured:latency:")]
+    assert len(logged) == 1
+
+
+@pytest.mark.skipif(
+    not DEBIAN_FASHION_MNIST.exists(), reason="needs the Debian package dataset-fashion-mnist"
+)
+def test_two_data_sets_and_five_objectives(
+    workdir: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    objectives = "error:fashion-mnist,error:digits-28,params,macs,latency"
+    argv = ["search", "--dataset", "fashion-mnist,digits-28", "--objectives", objectives]
+    argv += ["--train-size", "300", "--trials", "4", "--latency-repeats", "3", "--test", *FAST]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "test error:fashion-mnist" in out and "test error:digits-28" in out
+    assert (workdir / "lemonade-pareto.png").stat().st_size > 0
+    study = optuna.load_study(
+        study_name="lemonade-fashion-mnist+digits-28", storage="sqlite:///lemonade.db"
+    )
+    assert study.metric_names == objectives.split(",")
+    assert all(len(t.values) == 5 and t.values[0] < 0.9 for t in study.trials)
+    assert study.trials[0].user_attrs["lemonade_summary"].endswith("MACs")
 
 
 def test_password_is_not_shown(workdir: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -183,9 +235,11 @@ def test_help_states_every_default(capsys: pytest.CaptureFixture[str]) -> None:
     text = "".join(capsys.readouterr().out.split())  # help wraps lines anywhere, even in words
     assert "None" not in text
     expected = [
-        "epochsoftheinitialnetworks,fromscratch(default:10fordigits,3forfashion-mnist,5forcifar10)",
-        "fine-tuningepochsofchildren(default:4fordigits,2forfashion-mnistandcifar10)",
-        "batchsize(default:32fordigits,128forfashion-mnistandcifar10)",
+        "epochsoftheinitialnetworks,fromscratch(default:10fordigitsanddigits-28,3for"
+        "fashion-mnist,5forcifar10andcifar100)",
+        "fine-tuningepochsofchildren(default:4fordigitsanddigits-28,2forfashion-mnistand"
+        "cifar10andcifar100)",
+        "batchsize(default:32fordigitsanddigits-28,128forfashion-mnistandcifar10andcifar100)",
         "initiallearningrate(default:0.05)",
         "dataset(default:digits)",
         "(default:sqlite:///lemonade.db)",
@@ -303,3 +357,22 @@ def test_a_killed_run_leaves_no_running_trial_behind(tmp_path: pathlib.Path) -> 
     trials = _trials(tmp_path)
     assert all(trials[n].state == TrialState.FAIL for n in running)
     assert not [t for t in trials if t.state == TrialState.RUNNING]
+
+
+def test_cifar10_and_cifar100_as_two_tasks(
+    workdir: pathlib.Path, capsys: pytest.CaptureFixture[str], cifar_stand_ins: pathlib.Path
+) -> None:
+    argv = ["search", "--dataset", "cifar10,cifar100", "--data-dir", str(cifar_stand_ins)]
+    argv += ["--train-size", "200", "--trials", "3", "--initial-epochs", "1", "--quiet"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "cifar10 200 train / 5000 validation, cifar100 200 train" in out
+    study = optuna.load_study(
+        study_name="lemonade-cifar10+cifar100", storage="sqlite:///lemonade.db"
+    )
+    assert study.metric_names == ["error:cifar10", "error:cifar100", "params"]
+    assert all(t.state.name == "COMPLETE" for t in study.trials)
+    model = build_model(
+        Decision.from_dict(study.trials[0].system_attrs[DECISION_KEY]).architecture
+    )
+    assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 110)  # a head of 10 and one of 100

@@ -22,13 +22,14 @@ from optuna_lemonade.cli._environment import check_device
 from optuna_lemonade.cli._environment import check_writable_file
 from optuna_lemonade.cli._environment import display_url
 from optuna_lemonade.cli._environment import fail_trials_left_running
+from optuna_lemonade.cli._environment import load_datasets
 from optuna_lemonade.cli._environment import load_study
 from optuna_lemonade.cli._environment import make_dir
 from optuna_lemonade.cli._environment import open_storage
 from optuna_lemonade.cli._environment import remove_dirs
 from optuna_lemonade.cli._environment import sqlite_file
 from optuna_lemonade.cli._pages import Pages
-from optuna_lemonade.cli._report import format_count
+from optuna_lemonade.cli._report import format_cost
 from optuna_lemonade.cli._report import report
 from optuna_lemonade.cli._signals import Interrupted
 from optuna_lemonade.cli._signals import quiet_interrupts
@@ -36,10 +37,11 @@ from optuna_lemonade.cli._signals import SIGNAL_EXIT
 from optuna_lemonade.cli._signals import Stopper
 from optuna_lemonade.cli._take_away import export_main
 from optuna_lemonade.cli._take_away import train_main
+from optuna_lemonade.latency import Latency
 from optuna_lemonade.sampler import LemonadeSampler
 from optuna_lemonade.training import child_epochs as scaled_child_epochs
-from optuna_lemonade.training import load_dataset
 from optuna_lemonade.training import reference_macs
+from optuna_lemonade.training import Task
 
 
 def search(argv: Sequence[str] | None = None) -> int:
@@ -61,7 +63,7 @@ def _search(argv: Sequence[str] | None, stopper: Stopper) -> int:
     objectives = check_options(args, search_parser)
     device = check_device(args.device, search_parser)
     check_writable_file(args.plot, "--plot", search_parser)
-    defaults = DEFAULTS[args.dataset]
+    defaults = DEFAULTS[args.datasets[0]]
     batch_size = int(args.batch_size or defaults["batch_size"])
     initial_epochs = args.initial_epochs or defaults["initial_epochs"]
     child_epochs = args.child_epochs or defaults["child_epochs"]
@@ -74,28 +76,29 @@ def _search(argv: Sequence[str] | None, stopper: Stopper) -> int:
     new_file = database if database is not None and not database.exists() else None
     storage: optuna.storages.RDBStorage | None = None
     try:
-        try:
-            data = load_dataset(
-                args.dataset,
-                data_dir=args.data_dir,
-                download=args.download,
-                train_size=args.train_size,
-                seed=args.seed,
-            )
-        except (FileNotFoundError, ValueError) as error:
-            hint = (
-                ""
-                if args.download
-                else "; --data-dir DIR names a local copy, --download downloads it"
-            )
-            search_parser.error(f"--dataset {args.dataset}: {error}{hint}")
+        datasets = load_datasets(args, search_parser)
         storage = open_storage(args, search_parser)
-        space = SearchSpace(data.input_shape, data.num_classes, max_params=args.max_params)
+        data = datasets[0]
+        num_classes = sum(d.num_classes for d in datasets)
+        space = SearchSpace(data.input_shape, num_classes, max_params=args.max_params)
+        cheap = [name for name in objectives if not name.startswith("error")] or ["params"]
+        try:
+            measured = {}
+            if "latency" in objectives:
+                measured["latency"] = Latency(
+                    device=args.latency_device,
+                    batch_size=args.latency_batch_size,
+                    threads=args.latency_threads,
+                    warmup=args.latency_warmup,
+                    repeats=args.latency_repeats,
+                )
+        except ValueError as error:
+            search_parser.error(f"--latency-device {args.latency_device}: {error}")
         artifact_store = FileSystemArtifactStore(args.checkpoint_dir)
         sampler = LemonadeSampler(
             space,
             # The density estimate runs over the cost objectives the study minimises.
-            cheap_objectives=[name for name in objectives if name != "error"] or ["params"],
+            cheap_objectives=[measured.get(name, name) for name in cheap],
             artifact_store=artifact_store,
             n_proposals=args.n_proposals,
             operators=args.operators,
@@ -110,12 +113,17 @@ def _search(argv: Sequence[str] | None, stopper: Stopper) -> int:
             new_file.unlink(missing_ok=True)
         remove_dirs(made_dirs)
         raise
-    train_loader, val_loader, test_loader = data.loaders(batch_size=batch_size, seed=args.seed)
+    tasks = [
+        Task(d.name, d.num_classes, *d.loaders(batch_size=batch_size, seed=args.seed))
+        for d in datasets
+    ]
     before = len(study.trials)
+    sizes = ", ".join(
+        f"{d.name} {len(d.train)} train / {len(d.validation)} validation" for d in datasets
+    )
     print(
         f"study {study.study_name!r} in {display_url(args.storage)} ({before} trials so far), "
-        f"data {args.dataset} {data.input_shape} x {len(data.train)} train / "
-        f"{len(data.validation)} validation, device {device}, objectives "
+        f"data {data.input_shape}: {sizes}; device {device}, objectives "
         f"{', '.join(objectives)}",
         flush=True,
     )
@@ -136,16 +144,27 @@ def _search(argv: Sequence[str] | None, stopper: Stopper) -> int:
             else:  # cheap children train longer
                 epochs = scaled_child_epochs(child_epochs, child.architecture, reference)
             start = time.perf_counter()
-            error = child.fit(train_loader, val_loader, epochs=epochs, lr=lr, device=device)
+            if len(tasks) == 1:
+                errors = {
+                    "error": child.fit(
+                        tasks[0].train, tasks[0].validation, epochs=epochs, lr=lr, device=device
+                    )
+                }
+            else:
+                by_task = child.fit_tasks(tasks, epochs=epochs, lr=lr, device=device)
+                errors = {f"error:{name}": value for name, value in by_task.items()}
         finally:
             stopper.in_objective = None
-        values = {"error": error, **child.cheap_objectives}
+        values = {**errors, **child.cheap_objectives}
         origin = "from scratch" if child.parent is None else f"{child.operator} of {child.parent}"
         costs = "  ".join(
-            f"{name} {format_count(values[name]):>7}" for name in objectives if name != "error"
+            f"{name} {format_cost(name, values[name]):>7}"
+            for name in objectives
+            if not name.startswith("error")
         )
+        shown = "  ".join(f"{name} {value:.4f}" for name, value in errors.items())
         tqdm.write(
-            f"trial {trial.number:4d}  error {error:.4f}  {costs}  {origin:28} "
+            f"trial {trial.number:4d}  {shown}  {costs}  {origin:28} "
             f"{time.perf_counter() - start:5.1f} s"
         )
         return [values[name] for name in objectives]
@@ -174,7 +193,7 @@ def _search(argv: Sequence[str] | None, stopper: Stopper) -> int:
         )
         print(f"\nstopped by {signal.Signals(stopper.signum).name}{marked}", flush=True)
     pages.save_genealogy()
-    problem = report(args, study, sampler, objectives, before, test_loader, device, stopper)
+    problem = report(args, study, sampler, objectives, before, tasks, device, stopper)
     return status or problem
 
 

@@ -9,13 +9,17 @@ from optuna_lemonade.morphisms import OPERATORS
 from optuna_lemonade.training import DATASETS
 
 
-OBJECTIVES = ("error", "params", "macs")
+OBJECTIVES = ("error", "params", "macs", "latency")
+"""Objective names of the search command; with several data sets, ``error:<data set>``
+names each task's error."""
 
 # Per data set: batch size, epochs of initial networks, epochs of children, learning rate.
 DEFAULTS: dict[str, dict[str, float]] = {
     "digits": {"batch_size": 32, "initial_epochs": 10, "child_epochs": 4, "lr": 0.05},
+    "digits-28": {"batch_size": 32, "initial_epochs": 10, "child_epochs": 4, "lr": 0.05},
     "fashion-mnist": {"batch_size": 128, "initial_epochs": 3, "child_epochs": 2, "lr": 0.05},
     "cifar10": {"batch_size": 128, "initial_epochs": 5, "child_epochs": 2, "lr": 0.05},
+    "cifar100": {"batch_size": 128, "initial_epochs": 5, "child_epochs": 2, "lr": 0.05},
 }
 
 
@@ -58,7 +62,12 @@ def command_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argum
     )
     data = search.add_argument_group("data")
     data.add_argument(
-        "--dataset", choices=DATASETS, default="digits", help="data set (default: digits)"
+        "--dataset",
+        default="digits",
+        help=f"data set (default: digits) from {', '.join(DATASETS)}; or several with one "
+        "image shape, separated by commas (e.g. fashion-mnist,digits-28): one network with "
+        "a head per data set, trained on all, with an error objective per data set; the "
+        "first one's defaults apply",
     )
     data.add_argument(
         "--data-dir",
@@ -71,7 +80,8 @@ def command_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argum
     data.add_argument(
         "--train-size",
         type=int,
-        help="use only this many training images (default: all of the training split)",
+        help="use only this many training images (default: all of the training split); with "
+        "several data sets, of each, and a smaller one keeps all of its images",
     )
     budget = search.add_argument_group("budget (at least one; the first reached ends the run)")
     budget.add_argument("--minutes", type=float, help="wall-clock budget of this run")
@@ -121,9 +131,10 @@ def command_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argum
     searching = search.add_argument_group("search")
     searching.add_argument(
         "--objectives",
-        default="error,params",
+        default=None,
         help=f"comma-separated, all minimised, from {', '.join(OBJECTIVES)}; must include "
-        "error (default: error,params)",
+        "error, or with several data sets error:DATASET for each (default: error,params, "
+        "or each data set's error and params)",
     )
     searching.add_argument(
         "--operators",
@@ -144,6 +155,27 @@ def command_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argum
     )
     searching.add_argument(
         "--seed", type=int, default=0, help="seed of the data split and decisions (default: 0)"
+    )
+    latency = search.add_argument_group(
+        "latency objective (measured inference time, milliseconds; kept in the study)"
+    )
+    latency.add_argument(
+        "--latency-device", default="cpu", help="device to measure on (default: cpu)"
+    )
+    latency.add_argument(
+        "--latency-batch-size", type=int, default=1, help="images per forward pass (default: 1)"
+    )
+    latency.add_argument(
+        "--latency-threads", type=int, default=1, help="PyTorch threads (default: 1)"
+    )
+    latency.add_argument(
+        "--latency-warmup", type=int, default=3, help="untimed passes first (default: 3)"
+    )
+    latency.add_argument(
+        "--latency-repeats",
+        type=int,
+        default=15,
+        help="timed passes; the median is the objective (default: 15)",
     )
     training = search.add_argument_group("training")
     training.add_argument(
@@ -278,6 +310,9 @@ def check_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         "--n-proposals": args.n_proposals,
         "--heartbeat-interval": args.heartbeat_interval,
         "--grace-period": args.grace_period,
+        "--latency-batch-size": args.latency_batch_size,
+        "--latency-threads": args.latency_threads,
+        "--latency-repeats": args.latency_repeats,
     }
     for name, value in positive.items():
         # ``not value > 0`` also refuses NaN.
@@ -288,12 +323,27 @@ def check_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
             f"--grace-period ({args.grace_period:g}) must be longer than --heartbeat-interval "
             f"({args.heartbeat_interval:g})"
         )
-    objectives = [name.strip() for name in args.objectives.split(",") if name.strip()]
-    unknown = [name for name in objectives if name not in OBJECTIVES]
-    if unknown or "error" not in objectives or len(set(objectives)) != len(objectives):
+    if args.latency_warmup < 0:
+        parser.error(f"--latency-warmup must be 0 or more, got {args.latency_warmup}")
+    datasets = [name.strip() for name in args.dataset.split(",") if name.strip()]
+    unknown = [name for name in datasets if name not in DATASETS]
+    if not datasets or unknown or len(set(datasets)) != len(datasets):
         parser.error(
-            f"--objectives must list distinct names from {', '.join(OBJECTIVES)} including "
-            f"error, got {args.objectives!r}"
+            f"--dataset must name distinct data sets from {', '.join(DATASETS)}, got "
+            f"{args.dataset!r}"
+        )
+    args.datasets = datasets
+    args.dataset = ",".join(datasets)
+    errors = ["error"] if len(datasets) == 1 else [f"error:{name}" for name in datasets]
+    if args.objectives is None:
+        args.objectives = ",".join([*errors, "params"])
+    objectives = [name.strip() for name in args.objectives.split(",") if name.strip()]
+    known = [*errors, *OBJECTIVES[1:]]
+    unknown = [name for name in objectives if name not in known]
+    if unknown or not set(errors) <= set(objectives) or len(set(objectives)) != len(objectives):
+        parser.error(
+            f"--objectives must list distinct names from {', '.join(known)} including "
+            f"{' and '.join(errors)}, got {args.objectives!r}"
         )
     operators = [name.strip() for name in args.operators.split(",") if name.strip()]
     unknown = [name for name in operators if name not in OPERATORS]

@@ -15,7 +15,9 @@ import sqlalchemy.engine
 import torch
 
 from optuna_lemonade.sampler import LemonadeSampler
+from optuna_lemonade.training import DatasetSplits
 from optuna_lemonade.training import default_device
+from optuna_lemonade.training import load_dataset
 
 
 def check_device(name: str, parser: argparse.ArgumentParser) -> torch.device:
@@ -101,6 +103,42 @@ def sqlite_file(url: str) -> pathlib.Path | None:
     return None if parsed.database == ":memory:" else pathlib.Path(parsed.database)
 
 
+def load_datasets(
+    args: argparse.Namespace, parser: argparse.ArgumentParser
+) -> list[DatasetSplits]:
+    """The data sets of ``--dataset``, or a usage error naming the problem.
+
+    Several data sets must share an image shape: they are the tasks of one network.
+    With several, ``--train-size`` caps each (a small data set such as digits-28 keeps
+    all of its images); with one, more than it has is an error.
+    """
+    datasets = []
+    for name in args.datasets:
+        options = {"data_dir": args.data_dir, "download": args.download, "seed": args.seed}
+        try:
+            try:
+                data = load_dataset(name, train_size=args.train_size, **options)
+            except ValueError:
+                if len(args.datasets) == 1 or args.train_size is None:
+                    raise
+                data = load_dataset(name, **options)  # fewer images than --train-size
+            datasets.append(data)
+        except FileNotFoundError as error:
+            hint = (
+                ""
+                if args.download
+                else "; --data-dir DIR names a local copy, --download downloads it"
+            )
+            parser.error(f"--dataset {name}: {error}{hint}")
+        except ValueError as error:
+            parser.error(f"--dataset {name}: {error}")
+    shapes = {d.name: d.input_shape for d in datasets}
+    if len(set(shapes.values())) > 1:
+        listed = ", ".join(f"{name} {shape}" for name, shape in shapes.items())
+        parser.error(f"--dataset: the data sets of one search must share an image shape: {listed}")
+    return datasets
+
+
 def open_storage(
     args: argparse.Namespace, parser: argparse.ArgumentParser
 ) -> optuna.storages.RDBStorage:
@@ -141,7 +179,7 @@ def load_study(
     sampler: LemonadeSampler,
     objectives: list[str],
 ) -> optuna.Study:
-    study_name = args.study_name or f"lemonade-{args.dataset}"
+    study_name = args.study_name or f"lemonade-{args.dataset.replace(',', '+')}"
     try:
         study = optuna.create_study(
             storage=storage,

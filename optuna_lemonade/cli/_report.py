@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 import sys
-from typing import Any
 import warnings
 
 import optuna
@@ -17,6 +16,8 @@ from optuna_lemonade.cli._environment import display_url
 from optuna_lemonade.cli._signals import Stopper
 from optuna_lemonade.sampler import LemonadeSampler
 from optuna_lemonade.training import evaluate
+from optuna_lemonade.training import evaluate_tasks
+from optuna_lemonade.training import Task
 
 
 def format_count(value: float) -> str:
@@ -26,18 +27,33 @@ def format_count(value: float) -> str:
     return f"{value:.0f}"
 
 
+def format_cost(name: str, value: float) -> str:
+    """A cost objective's value as the tables show it: counts with k/M/G, latency in ms."""
+    return f"{value:.3g} ms" if name == "latency" else format_count(value)
+
+
+def _is_error(name: str) -> bool:
+    return name == "error" or name.startswith("error:")
+
+
 def front_table(
-    front: Sequence[FrozenTrial], objectives: list[str], test_errors: dict[int, float]
+    front: Sequence[FrozenTrial],
+    objectives: list[str],
+    test_errors: dict[int, dict[str, float]],
 ) -> str:
-    header = ["trial", *objectives, "test error" if test_errors else None, "origin"]
-    rows = [[h for h in header if h is not None]]
-    for trial in sorted(front, key=lambda t: t.values[objectives.index("error")]):
+    """The front as a table; ``test_errors``: trial number -> task -> test error."""
+    tasks = list(next(iter(test_errors.values()))) if test_errors else []
+    test_header = ["test error" if task == "" else f"test error:{task}" for task in tasks]
+    rows = [["trial", *objectives, *test_header, "origin"]]
+    first_error = next(i for i, name in enumerate(objectives) if _is_error(name))
+    for trial in sorted(front, key=lambda t: t.values[first_error]):
         values = dict(zip(objectives, trial.values, strict=True))
         cells = [str(trial.number)]
         for name in objectives:
-            cells.append(f"{values[name]:.4f}" if name == "error" else format_count(values[name]))
-        if test_errors:
-            cells.append(f"{test_errors[trial.number]:.4f}")
+            value = values[name]
+            cells.append(f"{value:.4f}" if _is_error(name) else format_cost(name, value))
+        for task in tasks:
+            cells.append(f"{test_errors[trial.number][task]:.4f}")
         parent = trial.user_attrs.get("lemonade_parent")
         operator = trial.user_attrs.get("lemonade_operator")
         cells.append("from scratch" if parent is None else f"{operator} of {parent}")
@@ -54,18 +70,24 @@ def plot(study: optuna.Study, objectives: list[str], path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from optuna_lemonade.visualization.matplotlib import plot_objective_pairs
     from optuna_lemonade.visualization.matplotlib import plot_pareto_front
 
+    costs = [i for i, name in enumerate(objectives) if not _is_error(name)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        # error up, every cost on a log axis
-        axes = plot_pareto_front(
-            study,
-            error=objectives.index("error"),
-            log_axes=[i for i, name in enumerate(objectives) if name != "error"],
-        )
-    axes.set_title(f"{study.study_name}: Pareto front")
-    figure = axes.get_figure(root=True)
+        if len(objectives) <= 3 and len(costs) == len(objectives) - 1:
+            # error up, every cost on a log axis
+            axes = plot_pareto_front(
+                study,
+                error=next(i for i in range(len(objectives)) if i not in costs),
+                log_axes=costs,
+            )
+            axes.set_title(f"{study.study_name}: Pareto front")
+            figure = axes.get_figure(root=True)
+        else:  # more than three objectives, or several errors: every pair
+            figure = plot_objective_pairs(study, log_axes=costs)
+            figure.suptitle(f"{study.study_name}: every pair of objectives, Pareto front in red")
     assert figure is not None
     figure.tight_layout()
     try:
@@ -80,7 +102,7 @@ def report(
     sampler: LemonadeSampler,
     objectives: list[str],
     before: int,
-    test_loader: Any,
+    tasks: Sequence[Task],
     device: torch.device,
     stopper: Stopper,
 ) -> int:
@@ -89,12 +111,17 @@ def report(
     finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     failed = sum(t.state == TrialState.FAIL for t in this_run)
     front = study.best_trials
-    test_errors: dict[int, float] = {}
+    test_errors: dict[int, dict[str, float]] = {}
     if args.test and front and stopper.signum is None:
         for trial in front:
-            test_errors[trial.number] = evaluate(
-                sampler.load_model(trial), test_loader, device=device
-            )
+            model = sampler.load_model(trial)
+            if len(tasks) == 1:
+                assert tasks[0].test is not None
+                test_errors[trial.number] = {"": evaluate(model, tasks[0].test, device=device)}
+            else:
+                test_errors[trial.number] = evaluate_tasks(
+                    model, tasks, split="test", device=device
+                )
     print(
         f"\n{len(this_run)} trials this run ({failed} failed), "
         f"{len(finished)} complete in the study; Pareto front ({len(front)}):"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import optuna
 import torch
 from torch import nn
@@ -14,7 +16,11 @@ from optuna_lemonade.network import GraphNetwork
 from optuna_lemonade.sampler._decision import Decision
 from optuna_lemonade.training import Batches
 from optuna_lemonade.training import evaluate
+from optuna_lemonade.training import evaluate_tasks
 from optuna_lemonade.training import fine_tune
+from optuna_lemonade.training import fine_tune_tasks
+from optuna_lemonade.training import num_outputs
+from optuna_lemonade.training import Task
 
 
 def build_networks(
@@ -144,6 +150,62 @@ class Child:
         error = evaluate(self.model, validation_loader, device=device)
         self.save()
         return error
+
+    def fit_tasks(
+        self,
+        tasks: Sequence[Task],
+        *,
+        epochs: float,
+        lr: float = 0.05,
+        distillation_weight: float = 0.5,
+        temperature: float = 4.0,
+        device: torch.device | str | None = None,
+        progress: bool = False,
+    ) -> dict[str, float]:
+        """:meth:`fit` for a network with one head per task: train on all, measure, save.
+
+        Trains on every task at once (:func:`~optuna_lemonade.training.fine_tune_tasks`),
+        measures each task's error and saves the checkpoint. The search space's
+        ``num_classes`` must be the sum of the tasks' classes
+        (:func:`~optuna_lemonade.training.num_outputs`); the child inherits every head
+        with its parent's weights, and the checkpoint holds them all.
+
+        Args:
+            tasks: The tasks, in the order of their heads (the same in every trial).
+            epochs: Epochs of training; an epoch is a pass over the largest task.
+            lr: Initial learning rate of the cosine schedule.
+            distillation_weight: Weight of the distillation loss, with a teacher.
+            temperature: Softmax temperature of the distillation loss.
+            device: Where to train; default CUDA when available.
+            progress: Show a progress bar.
+
+        Returns:
+            Each task's validation error by name, in ``[0, 1]``.
+
+        Raises:
+            ValueError: If the tasks' classes do not add up to the network's outputs.
+        """
+        outputs = num_outputs(tasks)
+        if outputs != self.architecture.num_classes:
+            raise ValueError(
+                f"the tasks have {outputs} classes in all, the network "
+                f"{self.architecture.num_classes} outputs: make the search space's "
+                "num_classes the sum of the tasks' classes"
+            )
+        fine_tune_tasks(
+            self.model,
+            tasks,
+            epochs=epochs,
+            lr=lr,
+            teacher=self.teacher,
+            distillation_weight=distillation_weight,
+            temperature=temperature,
+            device=device,
+            progress=progress,
+        )
+        errors = evaluate_tasks(self.model, tasks, device=device)
+        self.save()
+        return errors
 
     def __repr__(self) -> str:
         origin = (

@@ -10,6 +10,7 @@ from optuna_lemonade.architecture import Architecture
 from optuna_lemonade.architecture import SearchSpace
 from optuna_lemonade.cheap_objectives import CHEAP_OBJECTIVES
 from optuna_lemonade.cheap_objectives import CheapObjective
+from optuna_lemonade.cheap_objectives import MEASURED_OBJECTIVES
 from optuna_lemonade.morphisms import get_operator
 from optuna_lemonade.morphisms import Operator
 from optuna_lemonade.morphisms import OPERATORS
@@ -30,14 +31,20 @@ def cheap_objectives(value: Sequence[str | CheapObjective]) -> dict[str, CheapOb
     result: dict[str, CheapObjective] = {}
     for objective in value:
         if isinstance(objective, str):
-            if objective not in CHEAP_OBJECTIVES:
+            if objective in MEASURED_OBJECTIVES:
+                result[objective] = MEASURED_OBJECTIVES[objective]()
+            elif objective in CHEAP_OBJECTIVES:
+                result[objective] = CHEAP_OBJECTIVES[objective]
+            else:
                 raise ValueError(
                     f"unknown cheap objective {objective!r}; known: "
-                    f"{', '.join(CHEAP_OBJECTIVES)}, or pass a callable"
+                    f"{', '.join([*CHEAP_OBJECTIVES, *MEASURED_OBJECTIVES])}, or pass a callable"
                 )
-            result[objective] = CHEAP_OBJECTIVES[objective]
         elif callable(objective):
-            result[getattr(objective, "__name__", repr(objective))] = objective
+            name = getattr(objective, "__name__", repr(objective))
+            if name in result:
+                raise ValueError(f"two cheap objectives are named {name!r}")
+            result[name] = objective
         else:
             raise ValueError(f"a cheap objective must be a name or a callable, got {objective!r}")
     return result

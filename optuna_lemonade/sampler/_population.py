@@ -12,7 +12,6 @@ import dataclasses
 import math
 import threading
 from typing import Any
-import uuid
 import warnings
 
 import numpy as np
@@ -27,6 +26,7 @@ from optuna_lemonade.architecture import Architecture
 from optuna_lemonade.checkpoints import CheckpointError
 from optuna_lemonade.checkpoints import CheckpointStore
 from optuna_lemonade.sampler._decision import Decision
+from optuna_lemonade.sampler._worker_log import WorkerLog
 
 
 UNREADABLE_PREFIX = "lemonade:unreadable:"
@@ -41,9 +41,6 @@ DELETION_LOG_PREFIX = "lemonade:deletion-log:"
 """Study system attribute prefix of the deletion logs: each worker (sampler object)
 appends the checkpoints it deletes (``keep_checkpoints="population"``) to its own keys,
 ``lemonade:deletion-log:<worker>:<chunk>`` -> ``[[trial id, artifact id], ...]``."""
-
-_LOG_CHUNK = 200
-"""Entries per deletion-log key (about 10 kB of JSON): each deletion rewrites one key."""
 
 
 def nondominated_mask(losses: np.ndarray) -> np.ndarray:
@@ -101,7 +98,11 @@ def pareto_front(
 
 def withdrawn(study: optuna.Study) -> set[int]:
     """Ids of the trials whose checkpoints were found unreadable or were deleted."""
-    attrs = compat.study_system_attrs(study)
+    return withdrawn_in(compat.study_system_attrs(study))
+
+
+def withdrawn_in(attrs: dict[str, Any]) -> set[int]:
+    """:func:`withdrawn` from the study system attributes ``attrs``."""
     return set(_deleted(attrs)) | unreadable(attrs)
 
 
@@ -189,22 +190,15 @@ def mark_unreadable(study: optuna.Study, trial: FrozenTrial, error: CheckpointEr
 class DeletionLog:
     """One worker's record of the checkpoints it deleted, kept in the study.
 
-    Why a log in a few keys and not one study system attribute per deleted checkpoint
-    (as earlier versions did): with retention on, nearly every trial's checkpoint is
-    deleted in the end, every decision reads all the study's system attributes (the
-    storage API has no narrower read), and an RDB storage returns each attribute as a
-    row to decode: 1,000 marks made a decision at 1,000 SQLite trials about 3x slower.
-    Study system attributes cannot be deleted, so marks cannot be compacted later;
-    they are written compactly instead. Each worker appends only to its own keys (a
-    random name per sampler object), so no two workers rewrite one key and no entry is
-    lost to a concurrent update; a key holds at most ``_LOG_CHUNK`` entries, so each
-    write stays small.
+    A :class:`~optuna_lemonade.sampler._worker_log.WorkerLog` of ``[trial id, artifact
+    id]`` entries: with retention on, nearly every trial's checkpoint is deleted in the
+    end, and one study attribute per deletion (as earlier versions wrote) made a
+    decision at 1,000 SQLite trials about 3x slower.
     """
 
     def __init__(self) -> None:
-        self._worker = uuid.uuid4().hex[:12]
+        self._log = WorkerLog(DELETION_LOG_PREFIX)
         self._lock = threading.Lock()
-        self._logs: dict[int, list[list[int | str]]] = {}  # study id -> all entries
         self._logged: dict[int, set[int]] = {}  # study id -> trial ids in the entries
 
     def record(self, study: optuna.Study, trial: FrozenTrial, artifact_id: str) -> bool:
@@ -219,32 +213,30 @@ class DeletionLog:
             if compat.trial_id(trial) in logged:
                 return False
             logged.add(compat.trial_id(trial))
-            entries = self._logs.setdefault(compat.study_id(study), [])
-            entries.append([compat.trial_id(trial), artifact_id])
-            chunk = (len(entries) - 1) // _LOG_CHUNK
-            key = f"{DELETION_LOG_PREFIX}{self._worker}:{chunk}"
-            # Inside the lock: two threads must not write one key in the wrong order.
-            compat.set_study_system_attr(study, key, entries[chunk * _LOG_CHUNK :])
+        self._log.append(study, [[compat.trial_id(trial), artifact_id]])
         return True
 
 
 @dataclasses.dataclass
 class Snapshot:
-    """What a decision reads from the study, once: its trials and the withdrawn ids.
+    """What a decision reads from the study, once: its trials and system attributes.
 
     Attributes:
         trials: All trials of the study (not copies: do not modify).
         withdrawn: Ids of the trials whose checkpoints were deleted or found unreadable;
             a decision adds the ones it finds unreadable.
+        attrs: The study's system attributes (do not modify).
     """
 
     trials: list[FrozenTrial]
     withdrawn: set[int]
+    attrs: dict[str, Any]
 
     @classmethod
     def read(cls, study: optuna.Study) -> Snapshot:
         """Read the study: one query each for trials and study attributes on an RDB."""
-        return cls(study.get_trials(deepcopy=False), withdrawn(study))
+        attrs = compat.study_system_attrs(study)
+        return cls(study.get_trials(deepcopy=False), withdrawn_in(attrs), attrs)
 
 
 class Eligibility:

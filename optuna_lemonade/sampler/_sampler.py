@@ -43,6 +43,7 @@ from optuna_lemonade.sampler._decision import DecisionCache
 from optuna_lemonade.sampler._proposal import ProposalSettings
 from optuna_lemonade.sampler._selection import inverse_density
 from optuna_lemonade.sampler._selection import SelectionStrategy
+from optuna_lemonade.sampler._shared_measurements import SharedMeasurements
 from optuna_lemonade.sampler._stale import fail_trials_without_heartbeat
 from optuna_lemonade.sampler._stale import fail_undecided_trials
 from optuna_lemonade.sampler._stale import Heartbeats
@@ -105,9 +106,12 @@ class LemonadeSampler(BaseSampler):
     Args:
         search_space: The networks to search and their limits.
         cheap_objectives: Objectives known without training, by name (``"params"``,
-            ``"macs"``) or as callables ``Architecture -> float`` (named by
-            ``__name__``). Selection runs over these; use the study's own cost
-            objectives (default: the parameter count).
+            ``"macs"``, ``"latency"``: inference time measured with
+            :class:`~optuna_lemonade.latency.Latency`'s defaults) or as callables
+            ``Architecture -> float`` (named by ``__name__``; e.g. a ``Latency`` with
+            other settings). Selection runs over these; use the study's own cost
+            objectives (default: the parameter count). Measured ones are kept in the
+            study, so that every worker and a resumed study reuse each measurement.
         operators: Morphism operators by name or as :class:`~optuna_lemonade.morphisms.
             Operator` objects; default all in :data:`~optuna_lemonade.morphisms.OPERATORS`.
         n_proposals: Candidate children generated per trial, of which one is trained.
@@ -179,6 +183,7 @@ class LemonadeSampler(BaseSampler):
         self._heartbeats = Heartbeats(heartbeat_interval) if heartbeat_interval else None
         self._grace_period = grace_period
         self._stale_callback = heartbeat_stale_trial_callback
+        self._measurements = SharedMeasurements(self._settings.cheap_objectives)
         self._decisions = DecisionCache()
         self._eligible = _population.Eligibility(self._decisions.get)
         self._deletions = _population.DeletionLog()
@@ -254,12 +259,16 @@ class LemonadeSampler(BaseSampler):
             trial.number >= len(self._initial)
             or self._keep == "population"
             or heartbeat is not None
+            or self._measurements
         )
         snapshot = _population.Snapshot.read(study) if needs_study else None
         if heartbeat is not None and snapshot is not None:
             grace, callback = heartbeat
             fail_undecided_trials(study, snapshot.trials, grace_period=grace, callback=callback)
+        if snapshot is not None:
+            self._measurements.load(study, snapshot.attrs)
         decision, parent_model = self._decide(study, trial, rng, snapshot)
+        self._measurements.save(study)
         decision = dataclasses.replace(decision, decided_at=time.time())
         try:
             compat.set_trial_system_attr(storage, trial, DECISION_KEY, decision.to_dict())

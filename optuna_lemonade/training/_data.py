@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader
 from torch.utils.data import TensorDataset
 
 
-DATASETS = ("digits", "fashion-mnist", "cifar10")
+DATASETS = ("digits", "digits-28", "fashion-mnist", "cifar10", "cifar100")
 """Names accepted by :func:`load_dataset`."""
 
 DEBIAN_FASHION_MNIST = pathlib.Path("/usr/share/datasets/fashion-mnist")
@@ -102,17 +102,23 @@ def _split(
     )
 
 
-def _digits(seed: int, validation_size: int | None, train_size: int | None) -> DatasetSplits:
+def _digits(
+    seed: int, validation_size: int | None, train_size: int | None, *, size: int = 8
+) -> DatasetSplits:
     from sklearn.datasets import load_digits  # bundled with scikit-learn: works offline
 
     data = load_digits()
     images = torch.tensor(data.images, dtype=torch.float32).unsqueeze(1) / 16.0
+    if size != 8:  # e.g. 28 x 28, a second task next to Fashion-MNIST
+        images = torch.nn.functional.interpolate(
+            images, size=(size, size), mode="bilinear", align_corners=False
+        )
     labels = torch.tensor(data.target, dtype=torch.long)
     # No official test split: a fixed one (not depending on the seed) of 20 %.
     order = torch.from_numpy(np.random.default_rng(12345).permutation(len(images)))
     test, rest = order[: len(order) // 5], order[len(order) // 5 :]
     return _split(
-        "digits",
+        "digits" if size == 8 else f"digits-{size}",
         images[rest],
         labels[rest],
         images[test],
@@ -189,7 +195,8 @@ def _fashion_mnist(
     )
 
 
-def _cifar10(
+def _cifar(
+    name: str,
     seed: int,
     validation_size: int | None,
     train_size: int | None,
@@ -197,24 +204,30 @@ def _cifar10(
     download: bool,
 ) -> DatasetSplits:
     from torchvision.datasets import CIFAR10
+    from torchvision.datasets import CIFAR100
 
+    dataset_class, folder, title = (
+        (CIFAR10, "cifar-10-batches-py", "CIFAR-10")
+        if name == "cifar10"
+        else (CIFAR100, "cifar-100-python", "CIFAR-100")
+    )
     root = data_dir or default_cache_dir() / "torchvision"
     try:
-        train = CIFAR10(str(root), train=True, download=download)
-        test = CIFAR10(str(root), train=False, download=download)
+        train = dataset_class(str(root), train=True, download=download)
+        test = dataset_class(str(root), train=False, download=download)
     except RuntimeError:  # torchvision's "not found or corrupted"
         raise FileNotFoundError(
-            f"CIFAR-10 not found in {root}: put the extracted cifar-10-batches-py folder "
+            f"{title} not found in {root}: put the extracted {folder} folder "
             "there, or allow downloading"
         ) from None
     except OSError as error:  # a failed download
-        raise FileNotFoundError(f"CIFAR-10 could not be downloaded to {root}: {error}") from None
+        raise FileNotFoundError(f"{title} could not be downloaded to {root}: {error}") from None
 
     def images(dataset: CIFAR10) -> torch.Tensor:
         return torch.from_numpy(dataset.data).permute(0, 3, 1, 2).float() / 255.0
 
     return _split(
-        "cifar10",
+        name,
         images(train),
         torch.tensor(train.targets, dtype=torch.long),
         images(test),
@@ -238,11 +251,14 @@ def load_dataset(
 
     * ``digits``: scikit-learn's bundled 8x8 digits (1,797 images, 10 classes); works
       offline anywhere. A fixed 20 % is the test split.
+    * ``digits-28``: the same digits upsampled (bilinear) to 28x28: a second task of
+      Fashion-MNIST's input shape that works offline.
     * ``fashion-mnist``: read through torchvision from a local copy (``data_dir``, or the
       Debian package ``dataset-fashion-mnist`` in ``/usr/share/datasets/fashion-mnist``),
       else downloaded if ``download``. Official test split.
-    * ``cifar10``: through torchvision from ``data_dir`` (``cifar-10-batches-py``), else
-      downloaded if ``download``. Official test split.
+    * ``cifar10``, ``cifar100``: through torchvision from ``data_dir``
+      (``cifar-10-batches-py``, ``cifar-100-python``), else downloaded if ``download``.
+      Official test split; CIFAR-100's 100 fine labels.
 
     Images are standardised with the mean and deviation of the training split.
 
@@ -252,7 +268,7 @@ def load_dataset(
         download: Allow downloading when no local copy is found.
         validation_size: Images held out of the training data for validation (default
             a quarter of digits' training part, 10,000 for Fashion-MNIST, 5,000 for
-            CIFAR-10).
+            CIFAR).
         train_size: Use only this many of the remaining training images.
         seed: Seed of the validation split.
 
@@ -263,8 +279,10 @@ def load_dataset(
     directory = pathlib.Path(data_dir) if data_dir is not None else None
     if name == "digits":
         return _digits(seed, validation_size, train_size)
+    if name == "digits-28":
+        return _digits(seed, validation_size, train_size, size=28)
     if name == "fashion-mnist":
         return _fashion_mnist(seed, validation_size, train_size, directory, download)
-    if name == "cifar10":
-        return _cifar10(seed, validation_size, train_size, directory, download)
+    if name in ("cifar10", "cifar100"):
+        return _cifar(name, seed, validation_size, train_size, directory, download)
     raise ValueError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}")

@@ -89,14 +89,7 @@ def fine_tune(
         ValueError: For a non-positive number of epochs or learning rate, a distillation
             weight outside [0, 1], or an empty loader.
     """
-    if not epochs > 0 or not math.isfinite(epochs):
-        raise ValueError(f"epochs must be positive, got {epochs!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr!r}")
-    if not 0.0 <= distillation_weight <= 1.0:
-        raise ValueError(f"distillation_weight must be in [0, 1], got {distillation_weight!r}")
-    if not temperature > 0:
-        raise ValueError(f"temperature must be positive, got {temperature!r}")
+    check_training_options(epochs, lr, distillation_weight, temperature)
     try:
         steps_per_epoch = len(train_loader)  # type: ignore[arg-type]
     except TypeError:
@@ -106,19 +99,22 @@ def fine_tune(
     total = max(1, math.ceil(epochs * steps_per_epoch))
     device = torch.device(device) if device is not None else default_device()
     layout = torch.channels_last if channels_last else torch.contiguous_format
-    _to_layout(model.to(device), layout).train()
-    if teacher is not None:
-        _to_layout(teacher.to(device), layout).eval()
-    optimizer = torch.optim.SGD(
-        model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=True
+    optimizer, schedule = prepare_training(
+        model,
+        teacher,
+        device,
+        layout,
+        lr=lr,
+        momentum=momentum,
+        weight_decay=weight_decay,
+        total=total,
     )
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
     bar = tqdm(total=total, desc=description, disable=not progress, leave=False)
     step, epoch_loss, epoch_batches = 0, 0.0, 0
     while step < total:
         epoch_loss, epoch_batches = 0.0, 0
         for inputs, labels in train_loader:
-            inputs, labels = _to(inputs, device, layout), labels.to(device)
+            inputs, labels = move_batch(inputs, device, layout), labels.to(device)
             logits = model(inputs)
             if teacher is None:
                 loss = F.cross_entropy(logits, labels)
@@ -147,7 +143,51 @@ def fine_tune(
     return epoch_loss / max(1, epoch_batches)
 
 
-def _to_layout(module: nn.Module, layout: torch.memory_format) -> nn.Module:
+def check_training_options(
+    epochs: float, lr: float, distillation_weight: float, temperature: float
+) -> None:
+    """Refuse options no training can use, naming the option.
+
+    Raises:
+        ValueError: For non-positive (or infinite) epochs, a non-positive learning rate or
+            temperature, or a distillation weight outside [0, 1].
+    """
+    if not epochs > 0 or not math.isfinite(epochs):
+        raise ValueError(f"epochs must be positive, got {epochs!r}")
+    if not lr > 0:
+        raise ValueError(f"lr must be positive, got {lr!r}")
+    if not 0.0 <= distillation_weight <= 1.0:
+        raise ValueError(f"distillation_weight must be in [0, 1], got {distillation_weight!r}")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature!r}")
+
+
+def prepare_training(
+    model: nn.Module,
+    teacher: nn.Module | None,
+    device: torch.device,
+    layout: torch.memory_format,
+    *,
+    lr: float,
+    momentum: float,
+    weight_decay: float,
+    total: int,
+) -> tuple[torch.optim.SGD, torch.optim.lr_scheduler.CosineAnnealingLR]:
+    """Move the model (train mode) and teacher (eval mode); make the optimizer.
+
+    Returns:
+        SGD with Nesterov momentum and its cosine schedule over ``total`` steps.
+    """
+    to_layout(model.to(device), layout).train()
+    if teacher is not None:
+        to_layout(teacher.to(device), layout).eval()
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=True
+    )
+    return optimizer, torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
+
+
+def to_layout(module: nn.Module, layout: torch.memory_format) -> nn.Module:
     """``module.to(memory_format=layout)``: 4-d parameters and buffers in ``layout``.
 
     Through ``Any`` because torch's own type stubs before 2.14 lack the documented
@@ -157,7 +197,7 @@ def _to_layout(module: nn.Module, layout: torch.memory_format) -> nn.Module:
     return converted
 
 
-def _to(x: torch.Tensor, device: torch.device, layout: torch.memory_format) -> torch.Tensor:
+def move_batch(x: torch.Tensor, device: torch.device, layout: torch.memory_format) -> torch.Tensor:
     x = x.to(device)
     return x.contiguous(memory_format=layout) if x.dim() == 4 else x
 
@@ -181,10 +221,10 @@ def evaluate(
     """
     device = torch.device(device) if device is not None else default_device()
     layout = torch.channels_last if channels_last else torch.contiguous_format
-    _to_layout(model.to(device), layout).eval()
+    to_layout(model.to(device), layout).eval()
     wrong, total = 0, 0
     for inputs, labels in loader:
-        predictions = model(_to(inputs, device, layout)).argmax(dim=1)
+        predictions = model(move_batch(inputs, device, layout)).argmax(dim=1)
         wrong += int((predictions != labels.to(device)).sum())
         total += len(labels)
     if total == 0:

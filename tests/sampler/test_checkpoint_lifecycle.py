@@ -11,6 +11,7 @@ import pytest
 
 from optuna_lemonade.checkpoints import CHECKPOINT_KEY
 from optuna_lemonade.sampler import _population
+from optuna_lemonade.sampler import _worker_log
 from optuna_lemonade.sampler import deleted_checkpoints
 from optuna_lemonade.sampler import LemonadeSampler
 from optuna_lemonade.sampler import LemonadeWarning
@@ -117,7 +118,7 @@ def _lemonade_attrs(study: optuna.Study) -> dict:
 def test_deletions_are_logged_in_few_keys_one_per_worker_chunk(
     space, store, data, monkeypatch, n_jobs: int
 ) -> None:
-    monkeypatch.setattr(_population, "_LOG_CHUNK", 4)
+    monkeypatch.setattr(_worker_log, "CHUNK", 4)
     samplers = [
         LemonadeSampler(space, artifact_store=store, seed=s, keep_checkpoints="population")
         for s in range(2)

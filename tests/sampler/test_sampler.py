@@ -351,7 +351,8 @@ def test_save_checks_the_model(space, store) -> None:
     [
         (dict(operators=["grow_wings"]), ValueError, "unknown operator"),
         (dict(operators=[]), ValueError, "non-empty"),
-        (dict(cheap_objectives=["latency"]), ValueError, "unknown cheap objective"),
+        (dict(cheap_objectives=["speed"]), ValueError, "unknown cheap objective"),
+        (dict(cheap_objectives=["params", len, len]), ValueError, "two cheap objectives"),
         (dict(cheap_objectives=[]), ValueError, "non-empty"),
         (dict(cheap_objectives=[3]), ValueError, "name or a callable"),
         (dict(n_proposals=0), ValueError, "n_proposals"),

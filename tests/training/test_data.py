@@ -64,3 +64,10 @@ def test_fashion_mnist_from_the_debian_package(
     data = load_dataset("fashion-mnist", train_size=1000, validation_size=500)
     assert data.input_shape == (1, 28, 28) and data.num_classes == 10
     assert (len(data.train), len(data.validation), len(data.test)) == (1000, 500, 10_000)
+
+
+def test_cifar_data_sets_through_torchvision(cifar_stand_ins: pathlib.Path) -> None:
+    for name, classes in (("cifar10", 10), ("cifar100", 100)):
+        data = load_dataset(name, data_dir=cifar_stand_ins, train_size=300)
+        assert data.input_shape == (3, 32, 32) and data.num_classes == classes
+        assert (len(data.train), len(data.validation), len(data.test)) == (300, 5_000, 200)
