@@ -26,6 +26,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "initial_widths": (8, 12, 16, 24, 32),
         **FLAT,
     },
+    "lemonade-w5": {"initial_widths": (8, 12, 16, 24, 32)},
+    "lemonade-novel": {"novel_only": True},
 }
 """LEMONADE's variants: the defaults, and one change each (the ablations).
 
@@ -55,7 +57,13 @@ and ``lemonade-init6-cheapmore``) were changes to flat child epochs, and keep th
 * ``lemonade-widths5``: five initial networks of first-stage widths 8, 12, 16, 24, 32
   (about 6k, 14k, 24k, 54k, 97k parameters) instead of three of 8, 16, 32, so that the
   front starts without the 4x gaps in size between them;
-* ``lemonade-init6-widths5``: those five, trained 6 epochs.
+* ``lemonade-init6-widths5``: those five, trained 6 epochs;
+* ``lemonade-w5``: the five initial networks with today's defaults (cheap children
+  fine-tuned longer), the combination the ablation table names as a candidate;
+* ``lemonade-novel``: today's defaults, but a proposed child within 2 % of a network of
+  the population or a running trial in every cheap objective is never accepted while
+  another candidate is not (``_search_runs.novel_only``): the issue's near-duplicate
+  rejection.
 """
 
 SAMPLERS = ("tpe", "nsga2", "random")

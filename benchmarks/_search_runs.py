@@ -49,6 +49,26 @@ def cheaper_first(candidates: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return result
 
 
+NEAR = 0.02
+"""Relative difference in every cheap objective below which ``novel_only`` calls a
+candidate a near-duplicate of a network of the population or a running trial."""
+
+
+def novel_only(candidates: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Inverse density, but never a near-duplicate while another candidate is not one.
+
+    A candidate within ``NEAR`` (relative) of a reference point in every cheap objective
+    costs what an existing network costs: training it can only replace that network.
+    """
+    ratio = np.abs(np.log(candidates[:, None, :] / reference[None, :, :]))
+    near = np.any(np.all(ratio < np.log1p(NEAR), axis=2), axis=1)
+    weights = inverse_density(candidates, reference) * np.where(near, 0.0, 1.0)
+    if weights.sum() == 0:
+        return inverse_density(candidates, reference)
+    result: np.ndarray = weights / weights.sum()
+    return result
+
+
 def cheap_more_epochs(epochs: float, macs: float) -> float:
     return epochs * min(3.0, max(1.0, (CHEAP_MACS / macs) ** 0.5))
 
@@ -97,6 +117,7 @@ class Run:
                     if self.variant.get("cost_selection")
                     else {}
                 ),
+                **({"child_selection": novel_only} if self.variant.get("novel_only") else {}),
             )
         else:
             parsed = parse_baseline(method)

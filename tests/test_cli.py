@@ -376,3 +376,30 @@ def test_cifar10_and_cifar100_as_two_tasks(
         Decision.from_dict(study.trials[0].system_attrs[DECISION_KEY]).architecture
     )
     assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 110)  # a head of 10 and one of 100
+
+
+@pytest.mark.parametrize(
+    ("names", "x", "y"),
+    [
+        (["error", "params"], 1, 0),
+        (["macs", "error"], 0, 1),
+        (["error:a", "error:b", "macs", "params", "latency"], 3, 0),
+        (["error:a", "error:b", "latency"], 2, 0),
+    ],
+)
+def test_the_genealogy_figure_puts_the_error_up_and_a_cost_across(
+    monkeypatch: pytest.MonkeyPatch, names: list[str], x: int, y: int
+) -> None:
+    from optuna_lemonade.cli._pages import Pages
+
+    study = optuna.create_study(directions=["minimize"] * len(names))
+    study.set_metric_names(names)
+    drawn = []
+    monkeypatch.setattr(
+        "optuna_lemonade.dashboard.save_genealogy", lambda study, **kwargs: drawn.append(kwargs)
+    )
+    pages = Pages(study, None, enabled=True)
+    if not pages.enabled:
+        pytest.skip("optuna-lemonade[dashboard] is not installed")
+    pages.save_genealogy()
+    assert drawn == [{"x": x, "y": y}]

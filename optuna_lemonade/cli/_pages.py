@@ -70,7 +70,13 @@ class Pages:
             return
         from optuna_lemonade.dashboard import save_genealogy
 
+        # Error up, parameters (else the first cost) across, whatever the objectives'
+        # order: e.g. "macs,error", or two tasks' errors first.
+        names = list(self.study.metric_names or [])
+        errors = [i for i, name in enumerate(names) if name.startswith("error")]
+        costs = [i for i, name in enumerate(names) if not name.startswith("error")]
+        x = names.index("params") if "params" in names else (costs or [1])[0]
         try:
-            save_genealogy(self.study)
+            save_genealogy(self.study, x=x, y=(errors or [0])[0])
         except Exception as error:  # a view must not end the search
             self._failed("the genealogy figure", error)
