@@ -44,6 +44,30 @@ def distillation_loss(
     return (1.0 - weight) * hard + weight * temperature**2 * soft
 
 
+def batch_loss(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    teacher: nn.Module | None,
+    inputs: torch.Tensor,
+    head: slice = slice(None),
+    *,
+    weight: float,
+    temperature: float,
+) -> torch.Tensor:
+    """One batch's training loss: cross-entropy, or with a teacher distillation.
+
+    The teacher's logits are taken from the same ``head`` (slice of its outputs) as
+    ``logits`` are from the student's.
+    """
+    if teacher is None:
+        return F.cross_entropy(logits, labels)
+    with torch.no_grad():
+        teacher_logits = teacher(inputs)[:, head]
+    return distillation_loss(
+        logits, labels, teacher_logits, weight=weight, temperature=temperature
+    )
+
+
 def fine_tune(
     model: nn.Module,
     train_loader: Batches,
@@ -115,19 +139,14 @@ def fine_tune(
         epoch_loss, epoch_batches = 0.0, 0
         for inputs, labels in train_loader:
             inputs, labels = move_batch(inputs, device, layout), labels.to(device)
-            logits = model(inputs)
-            if teacher is None:
-                loss = F.cross_entropy(logits, labels)
-            else:
-                with torch.no_grad():
-                    teacher_logits = teacher(inputs)
-                loss = distillation_loss(
-                    logits,
-                    labels,
-                    teacher_logits,
-                    weight=distillation_weight,
-                    temperature=temperature,
-                )
+            loss = batch_loss(
+                model(inputs),
+                labels,
+                teacher,
+                inputs,
+                weight=distillation_weight,
+                temperature=temperature,
+            )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             optimizer.step()

@@ -25,13 +25,12 @@ import math
 
 import torch
 from torch import nn
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from optuna_lemonade.training._loops import batch_loss
 from optuna_lemonade.training._loops import Batches
 from optuna_lemonade.training._loops import check_training_options
 from optuna_lemonade.training._loops import default_device
-from optuna_lemonade.training._loops import distillation_loss
 from optuna_lemonade.training._loops import move_batch
 from optuna_lemonade.training._loops import prepare_training
 from optuna_lemonade.training._loops import to_layout
@@ -180,19 +179,15 @@ def fine_tune_tasks(
             head = heads[task.name]
             inputs, labels = next(stream)
             inputs, labels = move_batch(inputs, device, layout), labels.to(device)
-            logits = _outputs(model(inputs), heads)[:, head]
-            if teacher is None:
-                loss = loss + F.cross_entropy(logits, labels)
-            else:
-                with torch.no_grad():
-                    teacher_logits = teacher(inputs)[:, head]
-                loss = loss + distillation_loss(
-                    logits,
-                    labels,
-                    teacher_logits,
-                    weight=distillation_weight,
-                    temperature=temperature,
-                )
+            loss = loss + batch_loss(
+                _outputs(model(inputs), heads)[:, head],
+                labels,
+                teacher,
+                inputs,
+                head,
+                weight=distillation_weight,
+                temperature=temperature,
+            )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()  # type: ignore[no-untyped-call]
         optimizer.step()
