@@ -18,7 +18,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lemonade-init6": {"initial_epochs": 6.0, **FLAT},
     "lemonade-cheapmore": {"cheap_more": True},
     "lemonade-init6-cheapmore": {"initial_epochs": 6.0, "cheap_more": True},
-    "lemonade-costsel": {"cost_selection": True, **FLAT},
+    "lemonade-costsel": {"cost_selection": True},
     "lemonade-child4": {"child_epochs": 4.0, **FLAT},
     "lemonade-widths5": {"initial_widths": (8, 12, 16, 24, 32), **FLAT},
     "lemonade-init6-widths5": {
@@ -28,14 +28,17 @@ VARIANTS: dict[str, dict[str, Any]] = {
     },
     "lemonade-w5": {"initial_widths": (8, 12, 16, 24, 32)},
     "lemonade-novel": {"novel_only": True},
+    "lemonade-probe": {"check_at": 0.5},
+    "lemonade-retrain": {"retrain": True},
 }
 """LEMONADE's variants: the defaults, and one change each (the ablations).
 
 The defaults fine-tune cheap children longer (``optuna_lemonade.training.child_epochs``:
 ``--child-epochs`` times ``sqrt(reference / MACs)`` below half the largest initial
 network's multiply-adds, at most 3 times), as the search command does since that rule
-won the ablation below. The ablations measured before it (all but ``lemonade-cheapmore``
-and ``lemonade-init6-cheapmore``) were changes to flat child epochs, and keep them:
+won the ablation below. The ablations measured before it (all but ``lemonade-cheapmore``,
+``lemonade-init6-cheapmore``, ``lemonade-costsel``, ``lemonade-w5`` and
+``lemonade-novel``) were changes to flat child epochs, and keep them:
 
 * ``lemonade-flat``: every child fine-tuned ``--child-epochs`` (the defaults before;
   runs recorded as ``lemonade`` before the change are this);
@@ -51,9 +54,11 @@ and ``lemonade-init6-cheapmore``) were changes to flat child epochs, and keep th
   network's (3.7M on Fashion-MNIST);
 * ``lemonade-init6-cheapmore``: both;
 * ``lemonade-child4``: children fine-tuned 4 epochs instead of ``--child-epochs``;
-* ``lemonade-costsel``: children accepted with probability proportional to inverse
-  density divided by the square root of their parameter count (a stand-in for the
-  wall-clock they will cost), instead of inverse density alone;
+* ``lemonade-costsel``: today's defaults, but children accepted with probability
+  proportional to inverse density divided by the square root of their parameter count
+  (a stand-in for the wall-clock they will cost: with today's epochs rule a cheap
+  child's fine-tune costs about the square root of its multiply-adds), instead of
+  inverse density alone (``_search_runs.cheaper_first``);
 * ``lemonade-widths5``: five initial networks of first-stage widths 8, 12, 16, 24, 32
   (about 6k, 14k, 24k, 54k, 97k parameters) instead of three of 8, 16, 32, so that the
   front starts without the 4x gaps in size between them;
@@ -63,7 +68,15 @@ and ``lemonade-init6-cheapmore``) were changes to flat child epochs, and keep th
 * ``lemonade-novel``: today's defaults, but a proposed child within 2 % of a network of
   the population or a running trial in every cheap objective is never accepted while
   another candidate is not (``_search_runs.novel_only``): the issue's near-duplicate
-  rejection.
+  rejection;
+* ``lemonade-probe``: today's defaults, and a grown child (no cheaper than its parent in
+  any cheap objective) is also evaluated half-way through its fine-tune on 2,048
+  validation images (``_search_runs.HalfwayCheck``); nothing else changes: the
+  record of how a child's half-way error compares with its final and its parent's,
+  which decides whether stopping children clearly dominated by their parent half-way
+  can pay (the issue's early stopping);
+* ``lemonade-retrain``: today's defaults plus one operator, ``retrain``
+  (``_retrain_operator``): the child is its parent, trained again from its weights.
 """
 
 SAMPLERS = ("tpe", "nsga2", "random")

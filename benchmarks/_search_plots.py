@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from _search_methods import is_baseline
 from _search_methods import method_order
 import numpy as np
 
@@ -25,8 +26,11 @@ def plot(
     except ImportError:
         return
     methods = sorted({r["method"] for r in runs}, key=method_order)
-    palette = plt.get_cmap("tab10").colors
+    # Up to 20 methods without a colour twice; baselines dashed, so that an ablation and a
+    # baseline never look alike.
+    palette = plt.get_cmap("tab10" if len(methods) <= 10 else "tab20").colors
     colours = {m: palette[i % len(palette)] for i, m in enumerate(methods)}
+    styles = {m: "--" if is_baseline(m) else "-" for m in methods}
     keys = [("hypervolume", "hypervolume (log-scaled costs)", summary["headline"])]
     if all("useful_hypervolume" in r["hypervolume_curve"] for r in runs):
         useful = (summary.get("useful_hypervolume") or {}).get("headline", {})
@@ -37,9 +41,22 @@ def plot(
             curves = [r for r in runs if r["method"] == method]
             grid = np.array(curves[0]["hypervolume_curve"]["seconds"]) / 60
             for run in curves:
-                ax.plot(grid, run["hypervolume_curve"][key], color=colours[method], alpha=0.2)
+                ax.plot(
+                    grid,
+                    run["hypervolume_curve"][key],
+                    color=colours[method],
+                    ls=styles[method],
+                    alpha=0.2,
+                )
             mean = np.mean([r["hypervolume_curve"][key] for r in curves], axis=0)
-            ax.plot(grid, mean, color=colours[method], lw=2, label=f"{method} ({len(curves)})")
+            ax.plot(
+                grid,
+                mean,
+                color=colours[method],
+                ls=styles[method],
+                lw=2,
+                label=f"{method} ({len(curves)})",
+            )
         if headline.get("lemonade_seconds_to_reach_it") is not None:
             ax.axvline(
                 headline["lemonade_seconds_to_reach_it"] / 60,
@@ -68,7 +85,7 @@ def plot(
             xs = [t["values"][index] for t in front]
             ys = [t["test_error"] for t in front]
             if len(costs) == 1:  # a 2-objective front is a staircase; 3-objective: points
-                ax.step(xs, ys, where="post", color=colours[method], alpha=0.8)
+                ax.step(xs, ys, where="post", color=colours[method], ls=styles[method], alpha=0.8)
             ax.scatter(xs, ys, color=colours[method], s=12, label=method)
         for reference in references:
             ax.scatter(reference[cost], reference["test_error"], marker="*", s=120, color="black")

@@ -4,6 +4,7 @@ the hand-designed reference networks."""
 from __future__ import annotations
 
 import argparse
+import itertools
 import pathlib
 import tempfile
 import time
@@ -11,6 +12,7 @@ from typing import Any
 
 from _parametric import reference_architectures
 from _parametric import SPACES
+from _retrain_operator import Retrain
 from _search_methods import parse_baseline
 from _search_methods import VARIANTS
 from _search_summary import hypervolume_curves
@@ -25,6 +27,7 @@ from optuna_lemonade import SearchSpace
 from optuna_lemonade.architecture import analytic_num_macs
 from optuna_lemonade.checkpoints import from_bytes
 from optuna_lemonade.checkpoints import to_bytes
+from optuna_lemonade.morphisms import OPERATORS
 from optuna_lemonade.network import build_model
 from optuna_lemonade.sampler import inverse_density
 from optuna_lemonade.sampler import LemonadeSampler
@@ -69,6 +72,40 @@ def novel_only(candidates: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return result
 
 
+PROBE_BATCHES = 16
+"""Validation batches (of 512: 8,192 of the 10,000 images) on which ``check_at``
+measures a child half-way."""
+
+
+class HalfwayCheck:
+    """A grown child's error half-way through its fine-tune (``check_at``), for the record.
+
+    After that fraction of the fine-tune's steps, a child that costs at least what its
+    parent costs in every cheap objective is evaluated on :data:`PROBE_BATCHES`
+    validation batches. Stopping such a child there when it is clearly worse than its
+    parent (the issue's early stopping) would need these errors to predict its final
+    one; ``lemonade-probe`` records them next to the final and the parent's error.
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        probe: list[Any],
+        parent_error: float,
+        *,
+        at: float,
+        device: str | None,
+    ) -> None:
+        self.model, self.probe, self.parent_error = model, probe, parent_error
+        self.at, self.device = at, device
+        self.error: float | None = None
+
+    def __call__(self, step: int, total: int) -> bool:
+        if step == max(1, round(self.at * total)) and step < total:
+            self.error = evaluate(self.model, self.probe, device=self.device)
+        return False
+
+
 def cheap_more_epochs(epochs: float, macs: float) -> float:
     return epochs * min(3.0, max(1.0, (CHEAP_MACS / macs) ** 0.5))
 
@@ -90,6 +127,7 @@ class Run:
         self.train, self.validation, self.test = loaders
         self.directory = pathlib.Path(tempfile.mkdtemp(prefix=f"bench-{method}-"))
         self.records: list[dict[str, Any]] = []
+        self.probe = list(itertools.islice(self.validation, PROBE_BATCHES))
         self.sampler: optuna.samplers.BaseSampler
         self.lemonade = method in VARIANTS
         self.variant = VARIANTS.get(method, {})
@@ -111,6 +149,7 @@ class Run:
                 cheap_objectives=[o for o in objectives if o != "error"],
                 artifact_store=FileSystemArtifactStore(str(self.directory)),
                 seed=seed,
+                **({"operators": [*OPERATORS, Retrain()]} if self.variant.get("retrain") else {}),
                 **(selection if self.variant.get("uniform_selection") else {}),
                 **(
                     {"child_selection": cheaper_first}
@@ -162,10 +201,16 @@ class Run:
             model = build_model(arch, seed=1000 * self.seed + trial.number)
             epochs, teacher, origin = self.epochs, None, "scratch"
         torch.manual_seed(1000 * self.seed + trial.number)
+        check = self._check(trial, child) if self.lemonade and "check_at" in self.variant else None
         if self.lemonade and model is child.model:  # trained as the search command does
             lr = config.lr if child.parent is None else self.variant.get("child_lr", config.lr)
             error = child.fit(
-                self.train, self.validation, epochs=epochs, lr=lr, device=config.device
+                self.train,
+                self.validation,
+                epochs=epochs,
+                lr=lr,
+                device=config.device,
+                callback=check,
             )
         else:  # from scratch: a baseline's network, or lemonade-scratch's
             fine_tune(
@@ -182,10 +227,30 @@ class Run:
                 child.save(model)
             else:
                 (self.directory / f"{trial.number}.pt").write_bytes(to_bytes(arch, model))
-        self.records.append({"number": trial.number, "origin": origin, "epochs": epochs})
+        record = {"number": trial.number, "origin": origin, "epochs": epochs}
+        if check is not None:  # lemonade-probe
+            record.update(mid_error=check.error, parent_error=check.parent_error)
+        self.records.append(record)
         return self._values(arch, error)
 
+    def _check(self, trial: optuna.Trial, child: Any) -> HalfwayCheck | None:
+        """The half-way check of a grown child (``check_at``), else None."""
+        if child.parent is None:
+            return None
+        parent = trial.study.trials[child.parent]
+        costs = dict(zip(self.objectives, parent.values, strict=True))
+        if any(child.cheap_objectives[name] < costs[name] for name in child.cheap_objectives):
+            return None
+        return HalfwayCheck(
+            child.model,
+            self.probe,
+            costs["error"],
+            at=self.variant["check_at"],
+            device=self.config.device,
+        )
+
     def run(self) -> dict[str, Any]:
+        calibration = calibration_seconds(self.data.input_shape, self.data.num_classes)
         study = optuna.create_study(
             directions=["minimize"] * len(self.objectives), sampler=self.sampler
         )
@@ -205,6 +270,11 @@ class Run:
                 "seconds": finished[t.number],
                 "within_budget": finished[t.number] <= self.config.budget,
                 "origin": origins.get(t.number, {}).get("origin"),
+                **{
+                    key: value
+                    for key, value in origins.get(t.number, {}).items()
+                    if key in ("mid_error", "parent_error")
+                },
             }
             for t in study.trials
             if t.state == TrialState.COMPLETE
@@ -237,6 +307,7 @@ class Run:
             "seed": self.seed,
             "epochs_per_network": None if self.lemonade else self.epochs,
             "threads": torch.get_num_threads(),
+            "calibration_seconds": calibration,
             "wall_seconds": elapsed,
             "trials": trials,
             "front": [t for t in front if t["number"] in fronts[-1]],
@@ -244,6 +315,28 @@ class Run:
             "final_hypervolume": curves["hypervolume"][-1],
             "final_useful_hypervolume": curves["useful_hypervolume"][-1],
         }
+
+
+def calibration_seconds(input_shape: tuple[int, int, int], num_classes: int) -> float:
+    """Seconds this machine takes now for a fixed piece of work, before each run.
+
+    Forty training steps of the 24k-parameter plain network on one fixed batch of 128
+    images: the machines here are shared, and the same run has taken 30 % longer on one
+    day than on another; this tells how fast the machine was for each run.
+    """
+    arch = SearchSpace(input_shape, num_classes).initial_architectures()[1]
+    model = build_model(arch, seed=0)
+    generator = torch.Generator().manual_seed(0)
+    batch = [
+        (
+            torch.randn(128, *input_shape, generator=generator),
+            torch.randint(num_classes, (128,), generator=generator),
+        )
+    ] * 40
+    fine_tune(model, batch, epochs=0.25, device="cpu", progress=False)  # warm-up: 10 steps
+    start = time.perf_counter()
+    fine_tune(model, batch, epochs=1.0, device="cpu", progress=False)
+    return time.perf_counter() - start
 
 
 def run_in_process(

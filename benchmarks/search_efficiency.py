@@ -361,7 +361,11 @@ def main() -> None:
 
     if config.jobs == 1:
         for method, seed in pending:
-            finished(Run(method, seed, config, data, loaders, objectives).run())
+            # Fresh loaders for every run: a run's data order must not depend on the
+            # runs before it in this process (it did: seed 1 of a 3-seed invocation saw
+            # another order than seed 1 run alone).
+            fresh = data.loaders(batch_size=128, seed=0)
+            finished(Run(method, seed, config, data, fresh, objectives).run())
     else:
         # Processes of their own: torch's thread pools and Optuna's global state are
         # per process; "spawn", because forking a process that has used torch's

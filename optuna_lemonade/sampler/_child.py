@@ -20,6 +20,7 @@ from optuna_lemonade.training import evaluate_tasks
 from optuna_lemonade.training import fine_tune
 from optuna_lemonade.training import fine_tune_tasks
 from optuna_lemonade.training import num_outputs
+from optuna_lemonade.training import StepCallback
 from optuna_lemonade.training import Task
 
 
@@ -115,6 +116,7 @@ class Child:
         temperature: float = 4.0,
         device: torch.device | str | None = None,
         progress: bool = False,
+        callback: StepCallback | None = None,
     ) -> float:
         """Train, evaluate and save the child as the search command does.
 
@@ -132,6 +134,10 @@ class Child:
             temperature: Softmax temperature of the distillation loss.
             device: Where to train; default CUDA when available.
             progress: Show a progress bar.
+            callback: Called after every training step with ``(steps done, total
+                steps)``; True ends the training there (see
+                :func:`~optuna_lemonade.training.fine_tune`). The child is evaluated and
+                saved all the same.
 
         Returns:
             The validation error, in ``[0, 1]``.
@@ -146,6 +152,7 @@ class Child:
             temperature=temperature,
             device=device,
             progress=progress,
+            callback=callback,
         )
         error = evaluate(self.model, validation_loader, device=device)
         self.save()

@@ -13,6 +13,7 @@ from optuna_lemonade.training._loops import default_device
 from optuna_lemonade.training._loops import distillation_loss
 from optuna_lemonade.training._loops import evaluate
 from optuna_lemonade.training._loops import fine_tune
+from optuna_lemonade.training._loops import StepCallback
 from optuna_lemonade.training._tasks import evaluate_tasks
 from optuna_lemonade.training._tasks import fine_tune_tasks
 from optuna_lemonade.training._tasks import num_outputs
@@ -24,6 +25,7 @@ __all__ = [
     "Batches",
     "DATASETS",
     "DatasetSplits",
+    "StepCallback",
     "Task",
     "child_epochs",
     "default_device",

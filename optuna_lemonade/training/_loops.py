@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Iterable
 import math
 from typing import Any
@@ -14,6 +15,9 @@ from tqdm.auto import tqdm
 
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
+StepCallback = Callable[[int, int], bool]
+"""Called after each optimisation step with ``(steps done, total steps)``; returning True
+ends the training there."""
 
 
 def default_device() -> torch.device:
@@ -83,6 +87,7 @@ def fine_tune(
     channels_last: bool = True,
     progress: bool = True,
     description: str = "training",
+    callback: StepCallback | None = None,
 ) -> float:
     """Train ``model`` in place: SGD with momentum, cosine-annealed learning rate.
 
@@ -105,9 +110,15 @@ def fine_tune(
             the values are the same.
         progress: Show a tqdm progress bar.
         description: Label of the progress bar.
+        callback: Called after every step with ``(steps done, total steps)``; when it
+            returns True, training ends there (the schedule is not shortened: the
+            learning rate stays where the cosine had it). It may evaluate the model
+            (e.g. to stop a network that is clearly losing) on the training's
+            ``device`` (:func:`evaluate` moves the model to the device it is given);
+            the model is put back in train mode after each call.
 
     Returns:
-        The mean training loss over the last epoch.
+        The mean training loss over the last (partial) epoch.
 
     Raises:
         ValueError: For a non-positive number of epochs or learning rate, a distillation
@@ -156,10 +167,19 @@ def fine_tune(
             epoch_batches += 1
             bar.update(1)
             bar.set_postfix(loss=f"{epoch_loss / epoch_batches:.3f}", refresh=False)
+            if callback is not None and stop_here(model, callback, step, total):
+                total = step
             if step == total:
                 break
     bar.close()
     return epoch_loss / max(1, epoch_batches)
+
+
+def stop_here(model: nn.Module, callback: StepCallback, step: int, total: int) -> bool:
+    """Ask ``callback`` whether to stop after ``step``; the model goes back to train mode."""
+    stop = bool(callback(step, total))
+    model.train()
+    return stop
 
 
 def check_training_options(

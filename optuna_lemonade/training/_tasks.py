@@ -33,6 +33,8 @@ from optuna_lemonade.training._loops import check_training_options
 from optuna_lemonade.training._loops import default_device
 from optuna_lemonade.training._loops import move_batch
 from optuna_lemonade.training._loops import prepare_training
+from optuna_lemonade.training._loops import StepCallback
+from optuna_lemonade.training._loops import stop_here
 from optuna_lemonade.training._loops import to_layout
 
 
@@ -115,6 +117,7 @@ def fine_tune_tasks(
     channels_last: bool = True,
     progress: bool = True,
     description: str = "training",
+    callback: StepCallback | None = None,
 ) -> float:
     """Train ``model`` on every task at once, as :func:`fine_tune` trains on one.
 
@@ -140,9 +143,11 @@ def fine_tune_tasks(
         channels_last: Train in the channels-last memory format (see :func:`fine_tune`).
         progress: Show a tqdm progress bar.
         description: Label of the progress bar.
+        callback: Called after every step with ``(steps done, total steps)``; True ends
+            training there (see :func:`fine_tune`).
 
     Returns:
-        The mean training loss (summed over tasks) of the last epoch.
+        The mean training loss (summed over tasks) of the last (partial) epoch.
 
     Raises:
         ValueError: For bad options (as :func:`fine_tune`), bad tasks (:func:`task_heads`),
@@ -196,6 +201,8 @@ def fine_tune_tasks(
         epoch_steps += 1
         bar.update(1)
         bar.set_postfix(loss=f"{epoch_loss / epoch_steps:.3f}", refresh=False)
+        if callback is not None and stop_here(model, callback, step + 1, total):
+            break
     bar.close()
     return epoch_loss / max(1, epoch_steps)
 

@@ -206,6 +206,24 @@ def test_ask_and_tell_and_child_twice(space, store, data) -> None:
     assert sampler.decision(study.trials[-1]).kind == "child"
 
 
+def test_fit_calls_back_after_every_step_and_saves_when_stopped(space, store, data) -> None:
+    sampler = LemonadeSampler(space, artifact_store=store, seed=0)
+    study = _study(sampler)
+    trial = study.ask()
+    child = sampler.child(trial)
+    steps: list[tuple[int, int]] = []
+
+    def stop_after_two(step: int, total: int) -> bool:
+        steps.append((step, total))
+        return step == 2
+
+    error = child.fit([data], [data], epochs=4, lr=0.05, device="cpu", callback=stop_after_two)
+    assert steps == [(1, 4), (2, 4)]
+    assert 0.0 <= error <= 1.0 and child.checkpoint is not None
+    study.tell(trial, (error, child.cheap_objectives["params"]))
+    assert sampler.load_model(study.trials[0]) is not None
+
+
 def test_parallel_threads(space, store, data) -> None:
     sampler = LemonadeSampler(space, artifact_store=store, seed=0)
     study = _study(sampler)

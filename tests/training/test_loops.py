@@ -166,3 +166,40 @@ def test_channels_last_computes_the_same() -> None:
             x.contiguous(memory_format=torch.channels_last)
         )
     assert torch.allclose(reference, other, atol=1e-5)
+
+
+def test_callback_sees_every_step_and_can_stop_training() -> None:
+    data = _data(64)
+    loader = [(data.tensors[0][i : i + 8], data.tensors[1][i : i + 8]) for i in range(0, 64, 8)]
+    seen: list[tuple[int, int]] = []
+
+    def stop_after_five(step: int, total: int) -> bool:
+        seen.append((step, total))
+        return step == 5
+
+    model = _model()
+    fine_tune(model, loader, epochs=2, device="cpu", progress=False, callback=stop_after_five)
+    assert seen == [(step, 16) for step in range(1, 6)]
+    assert model.training
+
+
+def test_callback_may_evaluate_without_changing_the_training() -> None:
+    """Evaluating part-way (eval mode, no gradients) leaves the trained weights as they
+    would be without it: the model is back in train mode for the next step."""
+    data = _data(64)
+    loader = [(data.tensors[0][i : i + 8], data.tensors[1][i : i + 8]) for i in range(0, 64, 8)]
+    plain, checked = _model(), _model()
+    errors: list[float] = []
+
+    def evaluate_half_way(step: int, total: int) -> bool:
+        if step == total // 2:
+            errors.append(evaluate(checked, loader, device="cpu"))
+        return False
+
+    torch.manual_seed(0)
+    fine_tune(plain, loader, epochs=2, device="cpu", progress=False)
+    torch.manual_seed(0)
+    fine_tune(checked, loader, epochs=2, device="cpu", progress=False, callback=evaluate_half_way)
+    assert len(errors) == 1
+    for name, value in plain.state_dict().items():
+        assert torch.equal(value, checked.state_dict()[name]), name

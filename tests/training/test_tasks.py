@@ -116,6 +116,22 @@ def test_mismatched_models_splits_and_empty_tasks_are_refused(tasks) -> None:
         fine_tune_tasks(model, tasks, epochs=0, device="cpu", progress=False)
 
 
+def test_callback_can_stop_training_on_every_task(tasks) -> None:
+    space = SearchSpace(SHAPE, 7, initial_widths=(4,))
+    model = build_model(space.initial_architectures()[0], seed=0)
+    seen: list[tuple[int, int]] = []
+
+    def stop_after_three(step: int, total: int) -> bool:
+        seen.append((step, total))
+        return step == 3
+
+    fine_tune_tasks(
+        model, tasks, epochs=2, device="cpu", progress=False, callback=stop_after_three
+    )
+    assert seen == [(1, 8), (2, 8), (3, 8)]  # task a's 4 batches per epoch
+    assert model.training
+
+
 def test_every_exact_morphism_keeps_every_head(tasks) -> None:
     space = SearchSpace(SHAPE, num_outputs(tasks), max_params=100_000, initial_widths=(6,))
     arch = space.initial_architectures()[0]
