@@ -70,7 +70,7 @@ won the ablation below. The ablations measured before it (all but ``lemonade-che
   another candidate is not (``_search_runs.novel_only``): the issue's near-duplicate
   rejection;
 * ``lemonade-probe``: today's defaults, and a grown child (no cheaper than its parent in
-  any cheap objective) is also evaluated half-way through its fine-tune on 2,048
+  any cheap objective) is also evaluated half-way through its fine-tune on 8,192
   validation images (``_search_runs.HalfwayCheck``); nothing else changes: the
   record of how a child's half-way error compares with its final and its parent's,
   which decides whether stopping children clearly dominated by their parent half-way
