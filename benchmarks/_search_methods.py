@@ -30,6 +30,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lemonade-novel": {"novel_only": True},
     "lemonade-probe": {"check_at": 0.5},
     "lemonade-retrain": {"retrain": True},
+    "lemonade-reflect": {"reflected_selection": True},
+    "lemonade-time": {"time_balanced": True},
+    "lemonade-ppm": {"params_per_mac": True},
 }
 """LEMONADE's variants: the defaults, and one change each (the ablations).
 
@@ -76,7 +79,19 @@ won the ablation below. The ablations measured before it (all but ``lemonade-che
   which decides whether stopping children clearly dominated by their parent half-way
   can pay (the issue's early stopping);
 * ``lemonade-retrain``: today's defaults plus one operator, ``retrain``
-  (``_retrain_operator``): the child is its parent, trained again from its weights.
+  (``_retrain_operator``): the child is its parent, trained again from its weights;
+* ``lemonade-reflect``: today's defaults, but parents and children drawn by
+  ``optuna_lemonade.sampler.reflected_inverse_density`` (the density estimate mirrored
+  at the ends of the front) instead of plain inverse density, which favours the
+  front's cheapest and costliest networks and children beyond them for being at an end;
+* ``lemonade-time``: today's defaults, but parents drawn where the search has spent the
+  least training time so far (``_search_runs.SpentTimeDensity``: inverse density of
+  the finished trials' wall-clock over their cheap objectives), so that time spreads
+  over the sizes instead of following one end of the front;
+* ``lemonade-ppm``: today's defaults, but a candidate child's inverse density (over
+  parameters, as today) is multiplied by its parameters per multiply-add
+  (``_search_runs.params_per_mac``), so that children that grow where the resolution
+  is low, and train faster for their size, are preferred (two objectives only).
 """
 
 SAMPLERS = ("tpe", "nsga2", "random")

@@ -32,6 +32,7 @@ from optuna_lemonade.network import build_model
 from optuna_lemonade.sampler import inverse_density
 from optuna_lemonade.sampler import LemonadeSampler
 from optuna_lemonade.sampler import pareto_front
+from optuna_lemonade.sampler import reflected_inverse_density
 from optuna_lemonade.sampler import uniform
 from optuna_lemonade.training import child_epochs
 from optuna_lemonade.training import evaluate
@@ -70,6 +71,65 @@ def novel_only(candidates: np.ndarray, reference: np.ndarray) -> np.ndarray:
         return inverse_density(candidates, reference)
     result: np.ndarray = weights / weights.sum()
     return result
+
+
+def params_density(candidates: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Inverse density over the first cheap objective only (``params``; ``ppm``)."""
+    return inverse_density(candidates[:, :1], reference[:, :1])
+
+
+def params_per_mac(candidates: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Inverse density over params, times each candidate's parameters per multiply-add.
+
+    Columns: params, macs (``ppm`` adds ``macs`` as a cheap objective the density does
+    not see). A child's fine-tune costs about its multiply-adds per epoch; among children
+    of about the same size in parameters, the one that adds them where the resolution is
+    low trains several times faster (a 3x3 convolution inserted at 28x28 costs as many
+    multiply-adds as one at 7x7 with 16 times the parameters). Plain networks of every
+    width have about the same ratio, so the factor does not prefer a size.
+    """
+    weights = params_density(candidates, reference) * candidates[:, 0] / candidates[:, 1]
+    result: np.ndarray = weights / weights.sum()
+    return result
+
+
+class SpentTimeDensity:
+    """Parent selection by the inverse density of the training time spent so far.
+
+    A parent's weight is ``1 / sum_j d_j K(c - c_j)`` over every finished trial ``j``
+    (dominated ones too), ``d_j`` its wall-clock seconds, ``c_j`` its cheap objectives
+    on a log scale, ``K`` the product Gaussian kernel of
+    ``optuna_lemonade.sampler._selection.log_density`` with Scott's bandwidths over the
+    finished trials: parents are drawn where the search has spent the least time, so
+    that wall-clock spreads evenly over the sizes instead of following whichever end
+    of the front a lineage took. Reads the study (set :attr:`study` before optimising):
+    a benchmark prototype for one worker, not the sampler's protocol.
+    """
+
+    def __init__(self) -> None:
+        self.study: optuna.Study | None = None
+
+    def __call__(self, candidates: np.ndarray, reference: np.ndarray) -> np.ndarray:
+        assert self.study is not None
+        finished = [
+            t
+            for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if t.datetime_start is not None and t.datetime_complete is not None
+        ]
+        if len(finished) < 2:
+            return inverse_density(candidates, reference)
+        costs = np.log(np.array([t.values[1:] for t in finished], dtype=float))
+        seconds = np.array(
+            [(t.datetime_complete - t.datetime_start).total_seconds() for t in finished]
+        )
+        points = np.log(candidates)
+        n, dims = costs.shape
+        bandwidth = np.maximum(costs.std(axis=0, ddof=1) * n ** (-1.0 / (dims + 4)), 0.1)
+        z = (points[:, None, :] - costs[None, :, :]) / bandwidth
+        spent = (np.exp(-0.5 * np.sum(z * z, axis=2)) * seconds[None, :]).sum(axis=1)
+        weights = 1.0 / np.maximum(spent, 1e-12 * seconds.sum())
+        result: np.ndarray = weights / weights.sum()
+        return result
 
 
 PROBE_BATCHES = 16
@@ -132,6 +192,7 @@ class Run:
         self.lemonade = method in VARIANTS
         self.variant = VARIANTS.get(method, {})
         self.epochs = config.scratch_epochs
+        self.spent = SpentTimeDensity() if self.variant.get("time_balanced") else None
         if self.lemonade:
             selection = {"parent_selection": uniform, "child_selection": uniform}
             space = SearchSpace(
@@ -144,9 +205,14 @@ class Run:
                 ),
             )
             self.reference_macs = reference_macs(space.initial_architectures())
+            cheap = [o for o in objectives if o != "error"]
+            if self.variant.get("params_per_mac"):
+                if cheap != ["params"]:
+                    raise SystemExit("lemonade-ppm needs --objectives error,params")
+                cheap.append("macs")
             self.sampler = LemonadeSampler(
                 space,
-                cheap_objectives=[o for o in objectives if o != "error"],
+                cheap_objectives=cheap,
                 artifact_store=FileSystemArtifactStore(str(self.directory)),
                 seed=seed,
                 **({"operators": [*OPERATORS, Retrain()]} if self.variant.get("retrain") else {}),
@@ -157,6 +223,20 @@ class Run:
                     else {}
                 ),
                 **({"child_selection": novel_only} if self.variant.get("novel_only") else {}),
+                **(
+                    {
+                        "parent_selection": reflected_inverse_density,
+                        "child_selection": reflected_inverse_density,
+                    }
+                    if self.variant.get("reflected_selection")
+                    else {}
+                ),
+                **({"parent_selection": self.spent} if self.spent is not None else {}),
+                **(
+                    {"parent_selection": params_density, "child_selection": params_per_mac}
+                    if self.variant.get("params_per_mac")
+                    else {}
+                ),
             )
         else:
             parsed = parse_baseline(method)
@@ -254,6 +334,8 @@ class Run:
         study = optuna.create_study(
             directions=["minimize"] * len(self.objectives), sampler=self.sampler
         )
+        if self.spent is not None:
+            self.spent.study = study
         start = time.perf_counter()
         finished: dict[int, float] = {}
 

@@ -1,12 +1,15 @@
-"""The search-efficiency benchmark's ablation helpers: the retrain operator and the
-half-way check."""
+"""The search-efficiency benchmark's ablation helpers: the retrain operator, the
+half-way check and parent selection by time spent."""
 
 from __future__ import annotations
 
+import datetime
 import pathlib
 import sys
 
 import numpy as np
+import optuna
+import pytest
 import torch
 
 from optuna_lemonade import build_model
@@ -49,3 +52,37 @@ def test_halfway_check_evaluates_once_half_way_and_never_stops() -> None:
     first = check.error
     assert not any(check(step, 10) for step in range(6, 11))
     assert check.error == first
+
+
+def test_spent_time_density_prefers_sizes_that_took_least_time() -> None:
+    """Two sizes on the front: the one whose region took 40 s of training is drawn far
+    less often than the one whose region took 10 s, whatever the counts of trials."""
+    study = optuna.create_study(directions=["minimize", "minimize"])
+    start = datetime.datetime(2026, 1, 1)
+    # Five 2 s trials near 5k parameters, one 40 s trial at 500k.
+    for params, seconds in [(5000, 2), (5200, 2), (4800, 2), (5100, 2), (4900, 2), (500_000, 40)]:
+        trial = optuna.trial.create_trial(values=[0.1, params])
+        trial.datetime_start = start
+        trial.datetime_complete = start + datetime.timedelta(seconds=seconds)
+        study.add_trial(trial)
+    spent = _search_runs.SpentTimeDensity()
+    spent.study = study
+    front = np.array([[5000.0], [500_000.0]])
+    p = spent(front, front)
+    assert p.sum() == pytest.approx(1.0)
+    assert p[0] > 3 * p[1]
+    # Plain inverse density (counts, not seconds) prefers the lonely large network.
+    reference = np.array([[5000.0], [5200.0], [4800.0], [5100.0], [4900.0], [500_000.0]])
+    assert _search_runs.inverse_density(front, reference)[1] > 0.5
+
+
+def test_params_per_mac_prefers_cheap_growth_and_ignores_macs_in_the_density() -> None:
+    population = np.array([[6_000.0, 500_000.0], [24_000.0, 2_000_000.0], [94_000.0, 7_500_000.0]])
+    # Two children of the 94k network of the same size: one grown at 28x28 (many
+    # multiply-adds), one at 7x7.
+    children = np.array([[240_000.0, 30_000_000.0], [240_000.0, 15_000_000.0]])
+    p = _search_runs.params_per_mac(children, population)
+    assert p.sum() == pytest.approx(1.0)
+    assert p[1] == pytest.approx(2 * p[0])
+    # Without the factor the density sees parameters only: equal.
+    assert np.allclose(_search_runs.params_density(children, population), 0.5)

@@ -10,6 +10,7 @@ from optuna_lemonade.sampler._sampler import LemonadeSampler
 from optuna_lemonade.sampler._sampler import OPERATOR_CHOICES
 from optuna_lemonade.sampler._sampler import OPERATOR_PARAM
 from optuna_lemonade.sampler._selection import inverse_density
+from optuna_lemonade.sampler._selection import reflected_inverse_density
 from optuna_lemonade.sampler._selection import SelectionStrategy
 from optuna_lemonade.sampler._selection import uniform
 from optuna_lemonade.sampler._stale import fail_trials_without_heartbeat
@@ -30,5 +31,6 @@ __all__ = [
     "fail_trials_without_heartbeat",
     "inverse_density",
     "pareto_front",
+    "reflected_inverse_density",
     "uniform",
 ]

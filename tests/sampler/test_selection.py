@@ -14,6 +14,7 @@ from optuna_lemonade import Architecture
 from optuna_lemonade import Node
 from optuna_lemonade.sampler import inverse_density
 from optuna_lemonade.sampler import LemonadeSampler
+from optuna_lemonade.sampler import reflected_inverse_density
 from optuna_lemonade.sampler import uniform
 from optuna_lemonade.sampler._selection import log_density
 from optuna_lemonade.sampler._selection import to_log_scale
@@ -50,6 +51,41 @@ def test_density_of_one_network_or_identical_ones_is_finite() -> None:
     assert np.isfinite(inverse_density(same, same)).all()
 
 
+def test_plain_density_favours_the_ends_and_reflection_does_not() -> None:
+    """Ten networks evenly spread on a log scale: the plain estimate makes the cheapest
+    and the costliest about twice as likely as the middle ones; mirrored, all are about
+    equally likely."""
+    front = np.logspace(3, 6, 10)[:, None]
+    plain = inverse_density(front, front)
+    assert plain[0] > 1.5 * plain[4] and plain[-1] > 1.5 * plain[5]
+    reflected = reflected_inverse_density(front, front)
+    assert math.isclose(reflected.sum(), 1.0)
+    assert reflected.max() < 1.01 * reflected.min()
+
+
+def test_reflection_makes_going_beyond_an_end_no_lonelier_than_inside() -> None:
+    """A candidate a factor beyond the costliest network is as likely as one that factor
+    inside (the mirror image), where the plain estimate prefers the one beyond."""
+    front = np.logspace(3, 6, 10)[:, None]
+    candidates = np.array([[1e6 / 1.5], [1e6 * 1.5]])
+    plain = inverse_density(candidates, front)
+    assert plain[1] > 1.3 * plain[0]
+    reflected = reflected_inverse_density(candidates, front)
+    assert reflected[1] == pytest.approx(reflected[0], rel=0.02)
+
+
+def test_reflection_still_prefers_a_lonely_network() -> None:
+    cluster = np.array([[1000.0 + 10 * i, 5000.0 + 40 * i] for i in range(9)])
+    population = np.vstack([cluster, [[100_000.0, 900_000.0]]])
+    p = reflected_inverse_density(population, population)
+    assert p.shape == (10,) and math.isclose(p.sum(), 1.0)
+    assert p[-1] > 8 * p[:-1].max()
+    one = np.array([[5.0, 5.0]])
+    assert np.allclose(reflected_inverse_density(one, one), 1.0)
+    same = np.array([[5.0, 5.0]] * 4)
+    assert np.allclose(reflected_inverse_density(same, same), 0.25)
+
+
 def _chain(width: int) -> Architecture:
     return Architecture(
         (3, 8, 8),
@@ -65,12 +101,16 @@ def _chain(width: int) -> Architecture:
     )
 
 
-@pytest.mark.parametrize("selection", ["inverse_density", "uniform"])
+@pytest.mark.parametrize("selection", ["inverse_density", "reflected_inverse_density", "uniform"])
 def test_sampler_prefers_sparse_parents(space, store, selection: str) -> None:
     """A population of five similar networks and one much larger: with inverse-density
-    selection the lonely one is the parent far more often than 1/6; with uniform
-    selection it is not."""
-    strategy = inverse_density if selection == "inverse_density" else uniform
+    selection (plain or mirrored at the ends) the lonely one is the parent far more
+    often than 1/6; with uniform selection it is not."""
+    strategy = {
+        "inverse_density": inverse_density,
+        "reflected_inverse_density": reflected_inverse_density,
+        "uniform": uniform,
+    }[selection]
     widths = [8, 9, 10, 11, 12, 64]
     sampler = LemonadeSampler(
         space,
@@ -94,7 +134,7 @@ def test_sampler_prefers_sparse_parents(space, store, selection: str) -> None:
         lonely += sampler.decision(study.trials[trial.number]).parent == 5
         study.tell(trial, state=TrialState.FAIL)  # the population stays fixed
     test = binomtest(lonely, draws, 1 / 6)
-    if selection == "inverse_density":
+    if selection != "uniform":
         assert lonely / draws > 0.4 and test.pvalue < 1e-6
     else:
         assert test.pvalue > 1e-3
