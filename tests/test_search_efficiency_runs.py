@@ -1,5 +1,6 @@
 """The search-efficiency benchmark's ablation helpers: the retrain operator, the
-half-way check and parent selection by time spent."""
+half-way check, parent selection by time spent and child selection by parameters per
+multiply-add."""
 
 from __future__ import annotations
 
