@@ -33,6 +33,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lemonade-reflect": {"reflected_selection": True},
     "lemonade-time": {"time_balanced": True},
     "lemonade-ppm": {"params_per_mac": True},
+    "lemonade-pool3": {"initial_resolution": 3, "initial_widths": (4, 8, 16)},
 }
 """LEMONADE's variants: the defaults, and one change each (the ablations).
 
@@ -91,7 +92,16 @@ won the ablation below. The ablations measured before it (all but ``lemonade-che
 * ``lemonade-ppm``: today's defaults, but a candidate child's inverse density (over
   parameters, as today) is multiplied by its parameters per multiply-add
   (``_search_runs.params_per_mac``), so that children that grow where the resolution
-  is low, and train faster for their size, are preferred (two objectives only).
+  is low, and train faster for their size, are preferred (two objectives only);
+* ``lemonade-pool3``: today's defaults, but the initial networks pool down to a
+  resolution of at least 3 (``SearchSpace(initial_resolution=3)``: 28, 14, 7, 3 on
+  Fashion-MNIST, four stages of one Conv-BN-ReLU each) instead of 4 (three stages), with
+  first-stage widths 4, 8, 16 (about 6k, 25k, 99k parameters, the sizes of today's
+  three); the threshold of the epochs rule follows them (half the largest one's
+  multiply-adds: 1.3M instead of 3.7M). Trained 3 epochs, these reach 13.1 % at 25k
+  and 11.6 % at 99k parameters where today's reach 19.3 % at 24k and 17.3 % at 94k
+  (a micro-benchmark of the session of 2026-11-29, afternoon: the stage at 3x3 is
+  what the plain baseline space's good networks have and today's initial ones lack).
 """
 
 SAMPLERS = ("tpe", "nsga2", "random")

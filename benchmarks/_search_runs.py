@@ -198,11 +198,11 @@ class Run:
             space = SearchSpace(
                 data.input_shape,
                 data.num_classes,
-                **(
-                    {"initial_widths": self.variant["initial_widths"]}
-                    if "initial_widths" in self.variant
-                    else {}
-                ),
+                **{
+                    key: self.variant[key]
+                    for key in ("initial_widths", "initial_resolution")
+                    if key in self.variant
+                },
             )
             self.reference_macs = reference_macs(space.initial_architectures())
             cheap = [o for o in objectives if o != "error"]

@@ -51,6 +51,33 @@ def test_fashion_mnist_sizes() -> None:
     assert sizes == [6274, 24058, 94186]
 
 
+def test_initial_resolution_adds_a_stage_at_3x3() -> None:
+    space = SearchSpace((1, 28, 28), 10, initial_widths=(4, 8, 16), initial_resolution=3)
+    plain = SearchSpace((1, 28, 28), 10, initial_widths=(4, 8, 16))
+    for deeper, today in zip(
+        space.initial_architectures(), plain.initial_architectures(), strict=True
+    ):
+        assert space.contains(deeper)
+        pools = sum(node.op == "maxpool" for node in deeper.nodes)
+        assert pools == 3 and pools == sum(node.op == "maxpool" for node in today.nodes) + 1
+        filters = [node.filters for node in deeper.nodes if node.op == "conv"]
+        assert filters == [filters[0] * 2**stage for stage in range(4)]
+        assert build_model(deeper, seed=0)(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+    # Widths 4, 8, 16 give about the sizes of the default three (6k, 24k, 94k).
+    assert [count_params(a) for a in space.initial_architectures()] == [6534, 25154, 98682]
+    # 8x8 pools once with either (4 is at least 3 and 4; 2 is neither).
+    for resolution in (3, 4):
+        arch = SearchSpace((1, 8, 8), 3, initial_resolution=resolution).initial_architectures()[0]
+        assert sum(node.op == "maxpool" for node in arch.nodes) == 1
+    assert "initial_resolution=3" in repr(space)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, True, "3", 20_000])
+def test_initial_resolution_must_be_a_resolution(bad: object) -> None:
+    with pytest.raises(ValueError, match="initial_resolution"):
+        SearchSpace((1, 28, 28), 10, initial_resolution=bad)  # type: ignore[arg-type]
+
+
 def test_limits_filter_initial_architectures() -> None:
     space = SearchSpace((1, 28, 28), 10, max_params=30_000)
     assert [count_params(a) for a in space.initial_architectures()] == [6274, 24058]

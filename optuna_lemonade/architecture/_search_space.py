@@ -35,6 +35,10 @@ class SearchSpace:
             three times the parameters and multiply-adds.
         initial_widths: Filters in the first stage of each initial architecture; each
             pooling stage doubles them. One initial architecture per entry.
+        initial_resolution: The initial architectures halve the resolution (2x2 max
+            pooling) while the halved height and width are both at least this, at most
+            four times: 4 gives stages at 28, 14 and 7 for 28x28 images, 3 one more
+            stage at 3x3.
 
     Raises:
         ValueError: If an argument is invalid.
@@ -51,6 +55,7 @@ class SearchSpace:
         max_nodes: int = 500,
         kernel_sizes: Sequence[int] = (3,),
         initial_widths: Sequence[int] = (8, 16, 32),
+        initial_resolution: int = 4,
     ) -> None:
         shape = tuple(input_shape) if isinstance(input_shape, Sequence) else input_shape
         if (
@@ -88,6 +93,11 @@ class SearchSpace:
                 f"initial_widths must be a non-empty sequence of positive integers, "
                 f"got {initial_widths!r}"
             )
+        if not _is_int(initial_resolution) or not 1 <= initial_resolution <= MAX_RESOLUTION:
+            raise ValueError(
+                f"initial_resolution must be an integer in [1, {MAX_RESOLUTION}], "
+                f"got {initial_resolution!r}"
+            )
         self.input_shape: tuple[int, int, int] = (shape[0], shape[1], shape[2])
         self.num_classes = num_classes
         self.max_params = max_params
@@ -96,13 +106,15 @@ class SearchSpace:
         self.max_nodes = max_nodes
         self.kernel_sizes = tuple(sorted(set(kernels)))
         self.initial_widths = widths
+        self.initial_resolution = initial_resolution
 
     def __repr__(self) -> str:
         return (
             f"SearchSpace(input_shape={self.input_shape}, num_classes={self.num_classes}, "
             f"max_params={self.max_params}, max_filters={self.max_filters}, "
             f"max_depth={self.max_depth}, max_nodes={self.max_nodes}, "
-            f"kernel_sizes={self.kernel_sizes}, initial_widths={self.initial_widths})"
+            f"kernel_sizes={self.kernel_sizes}, initial_widths={self.initial_widths}, "
+            f"initial_resolution={self.initial_resolution})"
         )
 
     def violations(self, arch: Architecture) -> list[str]:
@@ -133,17 +145,17 @@ class SearchSpace:
         """A few simple networks of different sizes, as LEMONADE starts from.
 
         Each is a chain of Conv-BN-ReLU stages separated by 2x2 max pooling (halving
-        the resolution while it is at least 8), then global average pooling and a
-        linear classifier. The first stage has ``initial_widths[i]`` filters and each
-        further stage twice as many (capped at ``max_filters``). Architectures outside
-        the limits are left out.
+        the resolution while the halved one is at least ``initial_resolution``, at
+        most four times), then global average pooling and a linear classifier. The
+        first stage has ``initial_widths[i]`` filters and each further stage twice as
+        many (capped at ``max_filters``). Architectures outside the limits are left out.
 
         Raises:
             ValueError: If the limits admit none of them.
         """
         _, height, width = self.input_shape
         pools = 0
-        while min(height, width) >= 8 and pools < 4:
+        while min(height, width) // 2 >= self.initial_resolution and pools < 4:
             height, width, pools = height // 2, width // 2, pools + 1
         result: list[Architecture] = []
         for base in self.initial_widths:
