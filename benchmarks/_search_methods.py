@@ -6,43 +6,57 @@ from __future__ import annotations
 from typing import Any
 
 
-FLAT: dict[str, Any] = {"flat_child_epochs": True}
+STAGES3: dict[str, Any] = {"initial_widths": (8, 16, 32), "initial_resolution": 4}
+"""The search space's initial networks before the session of 2026-11-29, afternoon: three
+stages (28, 14, 7 on Fashion-MNIST) of widths 8, 16, 32. Every ablation measured before
+then ran from them, and keeps them."""
+
+FLAT: dict[str, Any] = {"flat_child_epochs": True, **STAGES3}
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "lemonade": {},
+    "lemonade-stages3": STAGES3,
     "lemonade-flat": FLAT,
-    "lemonade-scratch": {"children_from_scratch": True},
+    "lemonade-scratch": {"children_from_scratch": True, **STAGES3},
     "lemonade-uniform": {"uniform_selection": True, **FLAT},
     "lemonade-lr02": {"child_lr": 0.02, **FLAT},
     "lemonade-lr01": {"child_lr": 0.01, **FLAT},
     "lemonade-init6": {"initial_epochs": 6.0, **FLAT},
-    "lemonade-cheapmore": {"cheap_more": True},
-    "lemonade-init6-cheapmore": {"initial_epochs": 6.0, "cheap_more": True},
-    "lemonade-costsel": {"cost_selection": True},
+    "lemonade-cheapmore": {"cheap_more": True, **STAGES3},
+    "lemonade-init6-cheapmore": {"initial_epochs": 6.0, "cheap_more": True, **STAGES3},
+    "lemonade-costsel": {"cost_selection": True, **STAGES3},
     "lemonade-child4": {"child_epochs": 4.0, **FLAT},
-    "lemonade-widths5": {"initial_widths": (8, 12, 16, 24, 32), **FLAT},
+    "lemonade-widths5": {**FLAT, "initial_widths": (8, 12, 16, 24, 32)},
     "lemonade-init6-widths5": {
         "initial_epochs": 6.0,
-        "initial_widths": (8, 12, 16, 24, 32),
         **FLAT,
+        "initial_widths": (8, 12, 16, 24, 32),
     },
-    "lemonade-w5": {"initial_widths": (8, 12, 16, 24, 32)},
-    "lemonade-novel": {"novel_only": True},
-    "lemonade-probe": {"check_at": 0.5},
-    "lemonade-retrain": {"retrain": True},
-    "lemonade-reflect": {"reflected_selection": True},
-    "lemonade-time": {"time_balanced": True},
-    "lemonade-ppm": {"params_per_mac": True},
-    "lemonade-pool3": {"initial_resolution": 3, "initial_widths": (4, 8, 16)},
+    "lemonade-w5": {**STAGES3, "initial_widths": (8, 12, 16, 24, 32)},
+    "lemonade-novel": {"novel_only": True, **STAGES3},
+    "lemonade-probe": {"check_at": 0.5, **STAGES3},
+    "lemonade-retrain": {"retrain": True, **STAGES3},
+    "lemonade-reflect": {"reflected_selection": True, **STAGES3},
+    "lemonade-time": {"time_balanced": True, **STAGES3},
+    "lemonade-ppm": {"params_per_mac": True, **STAGES3},
 }
 """LEMONADE's variants: the defaults, and one change each (the ablations).
 
 The defaults fine-tune cheap children longer (``optuna_lemonade.training.child_epochs``:
 ``--child-epochs`` times ``sqrt(reference / MACs)`` below half the largest initial
 network's multiply-adds, at most 3 times), as the search command does since that rule
-won the ablation below. The ablations measured before it (all but ``lemonade-cheapmore``,
-``lemonade-init6-cheapmore``, ``lemonade-costsel``, ``lemonade-w5`` and
-``lemonade-novel``) were changes to flat child epochs, and keep them:
+won the ablation below, and start from the search space's default initial networks
+(four stages, widths 4, 8, 16) since the session of 2026-11-29, afternoon. Every
+ablation measured before that started from the three-stage networks of widths 8, 16, 32
+(:data:`STAGES3`) and keeps them. The ablations measured before the epochs rule (all
+but ``lemonade-cheapmore``, ``lemonade-init6-cheapmore``, ``lemonade-costsel``,
+``lemonade-w5``, ``lemonade-novel`` and the later ones) were changes to flat child
+epochs, and keep them:
+
+* ``lemonade-stages3``: the defaults before the session of 2026-11-29, afternoon
+  (three-stage initial networks of widths 8, 16, 32; the epochs rule's threshold, half
+  the largest one's multiply-adds, 3.7M on Fashion-MNIST); its runs were recorded as
+  ``lemonade`` until then;
 
 * ``lemonade-flat``: every child fine-tuned ``--child-epochs`` (the defaults before;
   runs recorded as ``lemonade`` before the change are this);
@@ -92,16 +106,12 @@ won the ablation below. The ablations measured before it (all but ``lemonade-che
 * ``lemonade-ppm``: today's defaults, but a candidate child's inverse density (over
   parameters, as today) is multiplied by its parameters per multiply-add
   (``_search_runs.params_per_mac``), so that children that grow where the resolution
-  is low, and train faster for their size, are preferred (two objectives only);
-* ``lemonade-pool3``: today's defaults, but the initial networks pool down to a
-  resolution of at least 3 (``SearchSpace(initial_resolution=3)``: 28, 14, 7, 3 on
-  Fashion-MNIST, four stages of one Conv-BN-ReLU each) instead of 4 (three stages), with
-  first-stage widths 4, 8, 16 (about 6k, 25k, 99k parameters, the sizes of today's
-  three); the threshold of the epochs rule follows them (half the largest one's
-  multiply-adds: 1.3M instead of 3.7M). Trained 3 epochs, these reach 13.1 % at 25k
-  and 11.6 % at 99k parameters where today's reach 19.3 % at 24k and 17.3 % at 94k
-  (a micro-benchmark of the session of 2026-11-29, afternoon: the stage at 3x3 is
-  what the plain baseline space's good networks have and today's initial ones lack).
+  is low, and train faster for their size, are preferred (two objectives only).
+
+``lemonade-pool3``, the ablation that made today's initial networks the default, is not
+a variant any more: its runs are labelled ``lemonade``. It was the defaults of that
+time with ``SearchSpace(initial_resolution=3, initial_widths=(4, 8, 16))``. In the
+list above, "today's defaults" means the defaults when that ablation ran.
 """
 
 SAMPLERS = ("tpe", "nsga2", "random")

@@ -14,6 +14,7 @@ from _parametric import reference_architectures
 from _parametric import SPACES
 from _retrain_operator import Retrain
 from _search_methods import parse_baseline
+from _search_methods import STAGES3
 from _search_methods import VARIANTS
 from _search_summary import hypervolume_curves
 import numpy as np
@@ -402,11 +403,12 @@ class Run:
 def calibration_seconds(input_shape: tuple[int, int, int], num_classes: int) -> float:
     """Seconds this machine takes now for a fixed piece of work, before each run.
 
-    Forty training steps of the 24k-parameter plain network on one fixed batch of 128
-    images: the machines here are shared, and the same run has taken 30 % longer on one
-    day than on another; this tells how fast the machine was for each run.
+    Forty training steps of the 24k-parameter plain network (the three-stage initial
+    networks of the earlier defaults, so that every run's figure compares) on one fixed
+    batch of 128 images: the machines here are shared, and the same run has taken 30 %
+    longer on one day than on another; this tells how fast the machine was for each run.
     """
-    arch = SearchSpace(input_shape, num_classes).initial_architectures()[1]
+    arch = SearchSpace(input_shape, num_classes, **STAGES3).initial_architectures()[1]
     model = build_model(arch, seed=0)
     generator = torch.Generator().manual_seed(0)
     batch = [

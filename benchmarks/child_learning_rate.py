@@ -51,7 +51,10 @@ def main() -> None:
     lrs = [float(x) for x in config.lrs.split(",")]
     data = load_dataset("fashion-mnist", train_size=sizes[0], validation_size=sizes[1], seed=0)
     train, validation, _ = data.loaders(batch_size=128, seed=0)
-    space = SearchSpace(data.input_shape, data.num_classes)
+    # plain-16: the three-stage initial networks of the earlier defaults.
+    space = SearchSpace(
+        data.input_shape, data.num_classes, initial_widths=(8, 16, 32), initial_resolution=4
+    )
     parent_arch = space.initial_architectures()[1]
     started = time.perf_counter()
     rows = []

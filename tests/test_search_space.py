@@ -40,31 +40,35 @@ def test_pooling_follows_resolution() -> None:
         arch = SearchSpace(shape, 10).initial_architectures()[0]
         return sum(node.op == "maxpool" for node in arch.nodes)
 
-    assert pools((1, 28, 28)) == 2
+    # While the halved resolution is at least 3: 28 -> 14 -> 7 -> 3; 32 -> 16 -> 8 -> 4.
+    assert pools((1, 28, 28)) == 3
     assert pools((3, 32, 32)) == 3
-    assert pools((3, 13, 17)) == 1
+    assert pools((3, 13, 17)) == 2
+    assert pools((1, 8, 8)) == 1
     assert pools((3, 4, 4)) == 0
+    assert pools((3, 512, 512)) == 4  # at most four times
 
 
 def test_fashion_mnist_sizes() -> None:
     sizes = [count_params(a) for a in SearchSpace((1, 28, 28), 10).initial_architectures()]
-    assert sizes == [6274, 24058, 94186]
+    assert sizes == [6534, 25154, 98682]
 
 
 def test_initial_resolution_adds_a_stage_at_3x3() -> None:
-    space = SearchSpace((1, 28, 28), 10, initial_widths=(4, 8, 16), initial_resolution=3)
-    plain = SearchSpace((1, 28, 28), 10, initial_widths=(4, 8, 16))
-    for deeper, today in zip(
-        space.initial_architectures(), plain.initial_architectures(), strict=True
+    space = SearchSpace((1, 28, 28), 10)
+    stopping_at_7 = SearchSpace((1, 28, 28), 10, initial_resolution=4)
+    for deeper, shallower in zip(
+        space.initial_architectures(), stopping_at_7.initial_architectures(), strict=True
     ):
         assert space.contains(deeper)
         pools = sum(node.op == "maxpool" for node in deeper.nodes)
-        assert pools == 3 and pools == sum(node.op == "maxpool" for node in today.nodes) + 1
+        assert pools == 3 and pools == sum(node.op == "maxpool" for node in shallower.nodes) + 1
         filters = [node.filters for node in deeper.nodes if node.op == "conv"]
         assert filters == [filters[0] * 2**stage for stage in range(4)]
         assert build_model(deeper, seed=0)(torch.randn(2, 1, 28, 28)).shape == (2, 10)
-    # Widths 4, 8, 16 give about the sizes of the default three (6k, 24k, 94k).
-    assert [count_params(a) for a in space.initial_architectures()] == [6534, 25154, 98682]
+    # The earlier defaults: three stages of widths 8, 16, 32.
+    earlier = SearchSpace((1, 28, 28), 10, initial_widths=(8, 16, 32), initial_resolution=4)
+    assert [count_params(a) for a in earlier.initial_architectures()] == [6274, 24058, 94186]
     # 8x8 pools once with either (4 is at least 3 and 4; 2 is neither).
     for resolution in (3, 4):
         arch = SearchSpace((1, 8, 8), 3, initial_resolution=resolution).initial_architectures()[0]
@@ -80,7 +84,7 @@ def test_initial_resolution_must_be_a_resolution(bad: object) -> None:
 
 def test_limits_filter_initial_architectures() -> None:
     space = SearchSpace((1, 28, 28), 10, max_params=30_000)
-    assert [count_params(a) for a in space.initial_architectures()] == [6274, 24058]
+    assert [count_params(a) for a in space.initial_architectures()] == [6534, 25154]
     capped = SearchSpace((1, 28, 28), 10, max_filters=16, initial_widths=(16,))
     assert max(n.filters or 0 for n in capped.initial_architectures()[0].nodes) == 16
 

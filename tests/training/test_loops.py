@@ -22,7 +22,8 @@ def _data(n: int = 256, seed: int = 0) -> TensorDataset:
 
 
 def _model(seed: int = 0) -> torch.nn.Module:
-    return build_model(SearchSpace((1, 8, 8), 2).initial_architectures()[1], seed=seed)
+    space = SearchSpace((1, 8, 8), 2, initial_widths=(16,))  # two stages, 16 and 32 filters
+    return build_model(space.initial_architectures()[0], seed=seed)
 
 
 def test_fine_tune_learns_and_evaluate_measures_it() -> None:
