@@ -129,11 +129,13 @@ def reference_architectures(
     input_shape: tuple[int, int, int], num_classes: int
 ) -> dict[str, Architecture]:
     """Hand-designed CNNs drawn on the benchmark's plots, trained from scratch."""
+    from _search_methods import STAGES3
+
     from optuna_lemonade import SearchSpace
 
     # The three-stage initial networks of the search space's earlier defaults: the
     # plain references the runs have always been compared with.
-    space = SearchSpace(input_shape, num_classes, initial_widths=(8, 16, 32), initial_resolution=4)
+    space = SearchSpace(input_shape, num_classes, **STAGES3)
     result = {
         f"plain-{arch.node('conv1').filters}": arch for arch in space.initial_architectures()
     }
