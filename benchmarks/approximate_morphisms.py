@@ -18,6 +18,7 @@ import time
 
 from _common import RESULTS
 from _common import write_json
+from _search_methods import STAGES3
 import numpy as np
 import torch
 
@@ -61,9 +62,7 @@ def main() -> None:
     train, validation, _ = data.loaders(batch_size=128, seed=args.seed)
     # The three-stage initial networks of the earlier defaults, from which the
     # committed results were measured.
-    space = SearchSpace(
-        data.input_shape, data.num_classes, initial_widths=(8, 16, 32), initial_resolution=4
-    )
+    space = SearchSpace(data.input_shape, data.num_classes, **STAGES3)
     rng = np.random.default_rng(args.seed)
     arch = space.initial_architectures()[1]
     parent = build_model(arch, seed=args.seed)

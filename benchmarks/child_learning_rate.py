@@ -18,6 +18,7 @@ import time
 
 from _common import RESULTS
 from _common import write_json
+from _search_methods import STAGES3
 import numpy as np
 import torch
 
@@ -52,9 +53,7 @@ def main() -> None:
     data = load_dataset("fashion-mnist", train_size=sizes[0], validation_size=sizes[1], seed=0)
     train, validation, _ = data.loaders(batch_size=128, seed=0)
     # plain-16: the three-stage initial networks of the earlier defaults.
-    space = SearchSpace(
-        data.input_shape, data.num_classes, initial_widths=(8, 16, 32), initial_resolution=4
-    )
+    space = SearchSpace(data.input_shape, data.num_classes, **STAGES3)
     parent_arch = space.initial_architectures()[1]
     started = time.perf_counter()
     rows = []

@@ -25,6 +25,7 @@ from typing import Any
 
 from _common import RESULTS
 from _common import write_json
+from _search_methods import STAGES3
 import torch
 
 from optuna_lemonade import Architecture
@@ -63,9 +64,9 @@ def doubled(space: SearchSpace, width: int) -> Architecture:
 
 def networks(shape: tuple[int, int, int], classes: int) -> dict[str, Architecture]:
     result = {}
-    for resolution, name, widths in ((4, "stages3", (8, 16, 32)), (3, "stages4", (4, 8, 16, 32))):
-        space = SearchSpace(shape, classes, initial_widths=widths, initial_resolution=resolution)
-        for width, arch in zip(widths, space.initial_architectures(), strict=True):
+    for name, options in (("stages3", STAGES3), ("stages4", {"initial_widths": (4, 8, 16, 32)})):
+        space = SearchSpace(shape, classes, **options)
+        for width, arch in zip(space.initial_widths, space.initial_architectures(), strict=True):
             result[f"{name}-{width}"] = arch
     space = SearchSpace(shape, classes)
     for width in (4, 8, 16):
