@@ -83,6 +83,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="2k images, 1 epoch, 3 networks")
     parser.add_argument("--output-dir", type=pathlib.Path, default=RESULTS)
     config = parser.parse_args()
+    # Before anything runs: a bad value must not end in a traceback, or write an empty
+    # results file over the committed one (--seeds 0).
+    for option, value in (("--seeds", config.seeds), ("--threads", config.threads)):
+        if value < 1:
+            parser.error(f"{option} must be at least 1, got {value}")
+    if not config.epochs > 0:
+        parser.error(f"--epochs must be positive, got {config.epochs}")
     torch.set_num_threads(config.threads)
     sizes = (2000, 1000) if config.quick else (10_000, 10_000)
     data = load_dataset("fashion-mnist", train_size=sizes[0], validation_size=sizes[1], seed=0)
