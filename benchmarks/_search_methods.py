@@ -39,6 +39,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lemonade-reflect": {"reflected_selection": True, **STAGES3},
     "lemonade-time": {"time_balanced": True, **STAGES3},
     "lemonade-ppm": {"params_per_mac": True, **STAGES3},
+    "lemonade-w2": {"initial_widths": (2, 4, 8, 16)},
+    "lemonade-bestmore": {"best_more": 2.0},
 }
 """LEMONADE's variants: the defaults, and one change each (the ablations).
 
@@ -106,7 +108,18 @@ epochs, and keep them:
 * ``lemonade-ppm``: today's defaults, but a candidate child's inverse density (over
   parameters, as today) is multiplied by its parameters per multiply-add
   (``_search_runs.params_per_mac``), so that children that grow where the resolution
-  is low, and train faster for their size, are preferred (two objectives only).
+  is low, and train faster for their size, are preferred (two objectives only);
+* ``lemonade-w2``: the defaults since the session of 2026-11-29, afternoon (four-stage
+  initial networks), with a fourth, smaller initial network of width 2 (1,760
+  parameters on Fashion-MNIST, beside 6.5k, 25k and 99k), so that the front reaches
+  networks under 2k parameters from the start instead of growing down to them late
+  (the log-scaled hypervolume weights them);
+* ``lemonade-bestmore``: the defaults since that session, but a child whose parent has
+  the lowest validation error of all finished networks is fine-tuned twice the epochs
+  of the defaults' rule (``_search_runs.is_lowest_error``): children that extend the
+  front's low-error (large) end, where the defaults lose to the baselines' networks
+  trained 6 epochs from scratch, get a longer fine-tune; they are few, so the cost
+  is small.
 
 ``lemonade-pool3``, the ablation that made today's initial networks the default, is not
 a variant any more: its runs are labelled ``lemonade``. It was the defaults of that

@@ -167,6 +167,16 @@ class HalfwayCheck:
         return False
 
 
+def is_lowest_error(study: optuna.Study, number: int) -> bool:
+    """Whether trial ``number`` has the lowest error (the first objective) of the study's
+    finished trials: its child extends the front's low-error end (``best_more``)."""
+    values = {
+        t.number: t.values[0]
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    }
+    return number in values and values[number] <= min(values.values())
+
+
 def cheap_more_epochs(epochs: float, macs: float) -> float:
     return epochs * min(3.0, max(1.0, (CHEAP_MACS / macs) ** 0.5))
 
@@ -276,6 +286,8 @@ class Run:
                     epochs = cheap_more_epochs(epochs, analytic_num_macs(arch))
                 elif not self.variant.get("flat_child_epochs"):  # the search command's rule
                     epochs = child_epochs(epochs, arch, self.reference_macs)
+                if "best_more" in self.variant and is_lowest_error(trial.study, child.parent):
+                    epochs *= self.variant["best_more"]
             origin = "scratch" if child.parent is None else f"{child.operator} of {child.parent}"
         else:
             arch = self.space(trial, self.data.input_shape, self.data.num_classes)
