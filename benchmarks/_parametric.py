@@ -19,10 +19,12 @@ Every parameter is always sampled (no conditional parameters), which NSGA-II nee
 
 from __future__ import annotations
 
+from _search_methods import STAGES3
 import optuna
 
 from optuna_lemonade import Architecture
 from optuna_lemonade import Node
+from optuna_lemonade import SearchSpace
 
 
 def stages_for(input_shape: tuple[int, int, int]) -> int:
@@ -129,10 +131,6 @@ def reference_architectures(
     input_shape: tuple[int, int, int], num_classes: int
 ) -> dict[str, Architecture]:
     """Hand-designed CNNs drawn on the benchmark's plots, trained from scratch."""
-    from _search_methods import STAGES3
-
-    from optuna_lemonade import SearchSpace
-
     # The three-stage initial networks of the search space's earlier defaults: the
     # plain references the runs have always been compared with.
     space = SearchSpace(input_shape, num_classes, **STAGES3)
