@@ -41,6 +41,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lemonade-ppm": {"params_per_mac": True, **STAGES3},
     "lemonade-w2": {"initial_widths": (2, 4, 8, 16)},
     "lemonade-bestmore": {"best_more": 2.0},
+    "lemonade-double": {"initial_depths": (2, 2, 2)},
+    "lemonade-double-large": {"initial_depths": (1, 2, 2)},
 }
 """LEMONADE's variants: the defaults, and one change each (the ablations).
 
@@ -120,12 +122,29 @@ epochs, and keep them:
   front's low-error (large) end, where the defaults lose to the baselines' networks
   trained 6 epochs from scratch, get a longer fine-tune; they are few, so the cost
   is small.
+* ``lemonade-double``: the defaults since that session, but the initial networks have
+  two Conv-BN-ReLU in the stages at 14x14 and 7x7 instead of one
+  (``SearchSpace(initial_depth=2)``, widths 4, 8, 16: 9.5k, 37k, 145k parameters on
+  Fashion-MNIST, beside 6.5k, 25k, 99k; the runs of 2026-11-29 built the same networks
+  with a function of this file that named their pooling layers ``pool0``-``pool2``
+  instead of the search space's ``pool1``-``pool3``), the shape of the plain baseline
+  space's good networks and the best family per parameter in ``initial_networks.py``;
+  the front's large end then starts from a deeper network instead of waiting for
+  ``insert_conv`` to add the depth. The epochs rule's
+  threshold follows the initial networks, as in the search command (half the largest
+  one's multiply-adds: 3.1M instead of 1.3M), so more children count as cheap.
+* ``lemonade-double-large``: as ``lemonade-double`` for the two larger initial networks
+  only (``SearchSpace(initial_depth=2)`` for widths 8 and 16: 37k and 145k
+  parameters), the smallest keeps one Conv-BN-ReLU per stage (6.5k): the small end
+  of the front starts where the defaults start it (``lemonade-double``'s searches
+  found no network under 5k parameters in 20 minutes on one seed of two).
 
 ``lemonade-pool3``, the ablation that made today's initial networks the default, is not
 a variant any more: its runs are labelled ``lemonade``. It was the defaults of that
 time with ``SearchSpace(initial_resolution=3, initial_widths=(4, 8, 16))``. In the
 list above, "today's defaults" means the defaults when that ablation ran.
 """
+
 
 SAMPLERS = ("tpe", "nsga2", "random")
 """Optuna's samplers as baselines; a method ``tpe-6`` is TPE with 6 epochs per network,

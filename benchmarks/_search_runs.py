@@ -215,7 +215,18 @@ class Run:
                     if key in self.variant
                 },
             )
-            self.reference_macs = reference_macs(space.initial_architectures())
+            if "initial_depths" in self.variant:  # one initial network per width
+                initial = [
+                    SearchSpace(
+                        data.input_shape, data.num_classes, initial_widths=(w,), initial_depth=d
+                    ).initial_architectures()[0]
+                    for w, d in zip(
+                        space.initial_widths, self.variant["initial_depths"], strict=True
+                    )
+                ]
+            else:
+                initial = space.initial_architectures()
+            self.reference_macs = reference_macs(initial)
             cheap = [o for o in objectives if o != "error"]
             if self.variant.get("params_per_mac"):
                 if cheap != ["params"]:
@@ -226,6 +237,7 @@ class Run:
                 cheap_objectives=cheap,
                 artifact_store=FileSystemArtifactStore(str(self.directory)),
                 seed=seed,
+                initial_architectures=initial,
                 **({"operators": [*OPERATORS, Retrain()]} if self.variant.get("retrain") else {}),
                 **(selection if self.variant.get("uniform_selection") else {}),
                 **(
@@ -320,7 +332,12 @@ class Run:
                 child.save(model)
             else:
                 (self.directory / f"{trial.number}.pt").write_bytes(to_bytes(arch, model))
-        record = {"number": trial.number, "origin": origin, "epochs": epochs}
+        record = {
+            "number": trial.number,
+            "origin": origin,
+            "epochs": epochs,
+            "architecture": arch.to_dict(),
+        }
         if check is not None:  # lemonade-probe
             record.update(mid_error=check.error, parent_error=check.parent_error)
         self.records.append(record)
@@ -365,6 +382,7 @@ class Run:
                 "seconds": finished[t.number],
                 "within_budget": finished[t.number] <= self.config.budget,
                 "origin": origins.get(t.number, {}).get("origin"),
+                "epochs": origins.get(t.number, {}).get("epochs"),
                 **{
                     key: value
                     for key, value in origins.get(t.number, {}).items()
@@ -388,7 +406,8 @@ class Run:
             for minutes in sorted(self.config.report_at)
         ]
         front = [t for t in counted if t["number"] in set().union(*fronts)]
-        for entry in front:  # test error, once, at the end
+        for entry in front:  # test error, once, at the end; the architecture to retrain it
+            entry["architecture"] = origins[entry["number"]]["architecture"]
             if self.lemonade:
                 assert isinstance(self.sampler, LemonadeSampler)
                 model = self.sampler.load_model(study.trials[entry["number"]])

@@ -30,7 +30,6 @@ import torch
 
 from optuna_lemonade import Architecture
 from optuna_lemonade import count_params
-from optuna_lemonade import Node
 from optuna_lemonade import SearchSpace
 from optuna_lemonade.architecture import analytic_num_macs
 from optuna_lemonade.network import build_model
@@ -39,38 +38,15 @@ from optuna_lemonade.training import fine_tune
 from optuna_lemonade.training import load_dataset
 
 
-def doubled(space: SearchSpace, width: int) -> Architecture:
-    """``stages4`` with a second Conv-BN-ReLU in the stages at 14x14 and 7x7."""
-    nodes = [Node("input", "input")]
-    previous, count = "input", 0
-    for stage, convs in enumerate(((width,), (2 * width,) * 2, (4 * width,) * 2, (8 * width,))):
-        for filters in convs:
-            count += 1
-            nodes += [
-                Node(f"conv{count}", "conv", (previous,), filters=filters, kernel_size=3),
-                Node(f"bn{count}", "bn", (f"conv{count}",)),
-                Node(f"relu{count}", "relu", (f"bn{count}",)),
-            ]
-            previous = f"relu{count}"
-        if stage < 3:
-            nodes.append(Node(f"pool{stage}", "maxpool", (previous,), kernel_size=2))
-            previous = f"pool{stage}"
-    nodes += [
-        Node("gap", "gap", (previous,)),
-        Node("classifier", "linear", ("gap",), units=space.num_classes),
-    ]
-    return Architecture(space.input_shape, space.num_classes, nodes)
-
-
 def networks(shape: tuple[int, int, int], classes: int) -> dict[str, Architecture]:
     result = {}
     for name, options in (("stages3", STAGES3), ("stages4", {"initial_widths": (4, 8, 16, 32)})):
         space = SearchSpace(shape, classes, **options)
         for width, arch in zip(space.initial_widths, space.initial_architectures(), strict=True):
             result[f"{name}-{width}"] = arch
-    space = SearchSpace(shape, classes)
-    for width in (4, 8, 16):
-        result[f"double4-{width}"] = doubled(space, width)
+    space = SearchSpace(shape, classes, initial_depth=2)
+    for width, arch in zip(space.initial_widths, space.initial_architectures(), strict=True):
+        result[f"double4-{width}"] = arch
     return result
 
 

@@ -76,9 +76,18 @@ def summarise_budgets(
     }
 
 
-def replot(path: pathlib.Path) -> None:
-    """Summarise and plot a results JSON again (after a change to either)."""
+class UnknownMethods(Exception):
+    """``--replot`` with ``--methods`` that the results file has no runs of."""
+
+
+def replot(path: pathlib.Path, methods: list[str] | None = None) -> None:
+    """Summarise and plot a results JSON again (after a change to either); the plots
+    draw ``methods`` only when given (the summaries keep every run)."""
     results = json.loads(path.read_text())
+    present = {r["method"] for r in results["runs"]}
+    if methods is not None and not set(methods) <= present:
+        missing = ", ".join(sorted(set(methods) - present))
+        raise UnknownMethods(f"no runs of {missing}; it holds {', '.join(sorted(present))}")
     config = argparse.Namespace(**results["config"])
     config.output_dir = path.parent
     config.report_at = getattr(config, "report_at", None) or [config.budget / 60]
@@ -102,7 +111,7 @@ def replot(path: pathlib.Path) -> None:
         print(markdown_table(summary))
     path.write_text(json.dumps(results, indent=1))
     plot(
-        results["runs"],
+        [r for r in results["runs"] if methods is None or r["method"] in methods],
         results["references"],
         results["summary"],
         results["objectives"],
@@ -201,7 +210,8 @@ def parse_arguments() -> tuple[argparse.ArgumentParser, argparse.Namespace]:
         type=pathlib.Path,
         default=None,
         metavar="JSON",
-        help="run nothing: summarise and plot a results JSON again (it is rewritten)",
+        help="run nothing: summarise and plot a results JSON again (it is rewritten); "
+        "with --methods, the plots draw those methods only",
     )
     return parser, parser.parse_args()
 
@@ -255,7 +265,12 @@ def main() -> None:
     parser, config = parse_arguments()
     if config.replot is not None:
         try:
-            replot(config.replot)
+            replot(
+                config.replot,
+                [m.strip() for m in config.methods.split(",")] if config.methods else None,
+            )
+        except UnknownMethods as error:
+            parser.error(f"--methods: {config.replot}: {error}")
         except (OSError, ValueError, KeyError, TypeError) as error:
             parser.error(f"--replot: {config.replot} is not a readable results file ({error!r})")
         return

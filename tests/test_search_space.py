@@ -82,6 +82,34 @@ def test_initial_resolution_must_be_a_resolution(bad: object) -> None:
         SearchSpace((1, 28, 28), 10, initial_resolution=bad)  # type: ignore[arg-type]
 
 
+def test_initial_depth_doubles_the_middle_stages() -> None:
+    """``initial_depth=2``: two Conv-BN-ReLU at 14x14 and 7x7, one at 28x28 and 3x3, the
+    widths of each stage as before; the default (1) leaves the networks as they were."""
+    space = SearchSpace((1, 28, 28), 10, initial_depth=2)
+    networks = space.initial_architectures()
+    assert [count_params(a) for a in networks] == [9462, 36770, 144954]
+    for arch in networks:
+        filters = [node.filters for node in arch.nodes if node.op == "conv"]
+        base = filters[0]
+        assert filters == [base, 2 * base, 2 * base, 4 * base, 4 * base, 8 * base]
+        assert build_model(arch, seed=0)(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+    assert [count_params(a) for a in SearchSpace((1, 28, 28), 10).initial_architectures()] == [
+        6534,
+        25154,
+        98682,
+    ]
+    # Two stages (8x8 pools once): no middle stage, nothing to deepen.
+    small = SearchSpace((1, 8, 8), 3, initial_depth=3).initial_architectures()[0]
+    assert sum(node.op == "conv" for node in small.nodes) == 2
+    assert "initial_depth=2" in repr(space)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2", 31])
+def test_initial_depth_must_be_a_depth(bad: object) -> None:
+    with pytest.raises(ValueError, match="initial_depth"):
+        SearchSpace((1, 28, 28), 10, initial_depth=bad)  # type: ignore[arg-type]
+
+
 def test_limits_filter_initial_architectures() -> None:
     space = SearchSpace((1, 28, 28), 10, max_params=30_000)
     assert [count_params(a) for a in space.initial_architectures()] == [6534, 25154]
