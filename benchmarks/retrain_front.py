@@ -20,6 +20,7 @@ import argparse
 import json
 import math
 import pathlib
+import sys
 import time
 from typing import Any
 
@@ -194,4 +195,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # every finished network is saved already
+        sys.exit("interrupted: the networks finished so far are saved; --resume goes on")
