@@ -130,21 +130,20 @@ epochs, and keep them:
   instead of the search space's ``pool1``-``pool3``), the shape of the plain baseline
   space's good networks and the best family per parameter in ``initial_networks.py``;
   the front's large end then starts from a deeper network instead of waiting for
-  ``insert_conv`` to add the depth. The epochs rule's
-  threshold follows the initial networks, as in the search command (half the largest
-  one's multiply-adds: 3.1M instead of 1.3M), so more children count as cheap.
+  ``insert_conv`` to add the depth. The epochs rule's threshold follows the initial
+  networks, as in the search command (half the largest one's multiply-adds: 3.1M
+  instead of 1.3M), so more children count as cheap.
 * ``lemonade-double-large``: as ``lemonade-double`` for the two larger initial networks
   only (``SearchSpace(initial_depth=2)`` for widths 8 and 16: 37k and 145k
   parameters), the smallest keeps one Conv-BN-ReLU per stage (6.5k): the small end
   of the front starts where the defaults start it (``lemonade-double``'s searches
-  found no network under 5k parameters in 20 minutes on one seed of two).
+  found no network under 5k parameters in 20 minutes on one seed of three).
 
 ``lemonade-pool3``, the ablation that made today's initial networks the default, is not
 a variant any more: its runs are labelled ``lemonade``. It was the defaults of that
 time with ``SearchSpace(initial_resolution=3, initial_widths=(4, 8, 16))``. In the
 list above, "today's defaults" means the defaults when that ablation ran.
 """
-
 
 SAMPLERS = ("tpe", "nsga2", "random")
 """Optuna's samplers as baselines; a method ``tpe-6`` is TPE with 6 epochs per network,

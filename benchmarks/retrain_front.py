@@ -50,14 +50,15 @@ def lineage(trials: dict[int, dict[str, Any]], number: int) -> tuple[float, int]
 
 
 def choose(run: dict[str, Any], caps: list[float]) -> list[dict[str, Any]]:
-    """Per cap, the front's network of lowest validation error within it."""
-    chosen = []
-    for cap in caps:
+    """Per cap, the front's network of lowest validation error within it; a network
+    that is the best under several caps comes once, with all of them."""
+    chosen: dict[int, dict[str, Any]] = {}
+    for cap in sorted(caps):
         within = [e for e in run["front"] if e["values"][1] <= cap]
         if within:
             best = min(within, key=lambda e: e["values"][0])
-            chosen.append({"cap": cap, "entry": best})
-    return chosen
+            chosen.setdefault(best["number"], {"entry": best, "caps": []})["caps"].append(cap)
+    return list(chosen.values())
 
 
 def label(cap: float) -> float | str:
@@ -145,14 +146,7 @@ def main() -> None:
             arch = Architecture.from_dict(entry["architecture"])
             lineage_epochs, steps = lineage(trials, entry["number"])
             for epochs in config.epochs:
-                key = (run["method"], run["seed"], entry["number"], epochs)
-                if key in done:  # the same network is the best under several caps
-                    for row in rows:
-                        if (row["method"], row["seed"], row["number"], row["epochs"]) == key:
-                            row["caps"] = sorted(
-                                {*row["caps"], label(choice["cap"])},
-                                key=lambda c: math.inf if c == "any" else c,
-                            )
+                if (run["method"], run["seed"], entry["number"], epochs) in done:  # --resume
                     continue
                 train, validation, test = data.loaders(batch_size=128, seed=0)
                 model = build_model(arch, seed=1000 * run["seed"] + entry["number"])
@@ -165,7 +159,7 @@ def main() -> None:
                     "method": run["method"],
                     "seed": run["seed"],
                     "number": entry["number"],
-                    "caps": [label(choice["cap"])],
+                    "caps": [label(cap) for cap in choice["caps"]],
                     "params": count_params(arch),
                     "macs": analytic_num_macs(arch),
                     "search_validation_error": entry["values"][0],
@@ -178,7 +172,6 @@ def main() -> None:
                     "test_error": evaluate(model, test, device=search.device),
                 }
                 rows.append(row)
-                done.add(key)
                 print(
                     f"{row['method']} seed {row['seed']} #{row['number']:<4d} "
                     f"{row['params']:8d} params  search val {row['search_validation_error']:.4f}"

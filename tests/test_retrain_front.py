@@ -34,5 +34,11 @@ def test_choose_takes_the_lowest_error_within_each_cap() -> None:
         ]
     }
     chosen = retrain_front.choose(run, [500.0, 25_000.0, math.inf])
-    assert [(c["cap"], c["entry"]["number"]) for c in chosen] == [(25_000.0, 2), (math.inf, 3)]
+    assert [(c["caps"], c["entry"]["number"]) for c in chosen] == [
+        ([25_000.0], 2),
+        ([math.inf], 3),
+    ]
+    # One network the best under two caps: chosen once, with both.
+    both = retrain_front.choose(run, [math.inf, 200_000.0])
+    assert [(c["caps"], c["entry"]["number"]) for c in both] == [([200_000.0, math.inf], 3)]
     assert retrain_front.label(math.inf) == "any" and retrain_front.label(25_000.0) == 25_000.0
