@@ -6,15 +6,26 @@ from __future__ import annotations
 from typing import Any
 
 
-STAGES3: dict[str, Any] = {"initial_widths": (8, 16, 32), "initial_resolution": 4}
+STAGES3: dict[str, Any] = {
+    "initial_widths": (8, 16, 32),
+    "initial_resolution": 4,
+    "initial_depth": 1,
+}
 """The search space's initial networks before the session of 2026-11-29, afternoon: three
-stages (28, 14, 7 on Fashion-MNIST) of widths 8, 16, 32. Every ablation measured before
-then ran from them, and keeps them."""
+stages (28, 14, 7 on Fashion-MNIST) of widths 8, 16, 32, one Conv-BN-ReLU each. Every
+ablation measured before then ran from them, and keeps them."""
+
+DEPTH1: dict[str, Any] = {"initial_depth": 1}
+"""The search space's initial networks from the session of 2026-11-29, afternoon, until
+its night: four stages of widths 4, 8, 16, one Conv-BN-ReLU each (6.5k, 25k, 99k
+parameters on Fashion-MNIST). The ablations measured in that time ran from them, and
+keep them."""
 
 FLAT: dict[str, Any] = {"flat_child_epochs": True, **STAGES3}
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "lemonade": {},
+    "lemonade-depth1": DEPTH1,
     "lemonade-stages3": STAGES3,
     "lemonade-flat": FLAT,
     "lemonade-scratch": {"children_from_scratch": True, **STAGES3},
@@ -39,24 +50,30 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lemonade-reflect": {"reflected_selection": True, **STAGES3},
     "lemonade-time": {"time_balanced": True, **STAGES3},
     "lemonade-ppm": {"params_per_mac": True, **STAGES3},
-    "lemonade-w2": {"initial_widths": (2, 4, 8, 16)},
-    "lemonade-bestmore": {"best_more": 2.0},
-    "lemonade-double": {"initial_depths": (2, 2, 2)},
-    "lemonade-double-large": {"initial_depths": (1, 2, 2)},
+    "lemonade-w2": {"initial_widths": (2, 4, 8, 16), **DEPTH1},
+    "lemonade-bestmore": {"best_more": 2.0, **DEPTH1},
+    "lemonade-double": {"initial_depth": 2},
 }
 """LEMONADE's variants: the defaults, and one change each (the ablations).
 
 The defaults fine-tune cheap children longer (``optuna_lemonade.training.child_epochs``:
 ``--child-epochs`` times ``sqrt(reference / MACs)`` below half the largest initial
 network's multiply-adds, at most 3 times), as the search command does since that rule
-won the ablation below, and start from the search space's default initial networks
-(four stages, widths 4, 8, 16) since the session of 2026-11-29, afternoon. Every
-ablation measured before that started from the three-stage networks of widths 8, 16, 32
-(:data:`STAGES3`) and keeps them. The ablations measured before the epochs rule (all
+won the ablation below, and start from the search space's default initial networks:
+four stages, widths 4, 8, 16, since the session of 2026-11-29, afternoon; the two wider
+with two Conv-BN-ReLU in the stages at 14x14 and 7x7 since its night (6.5k, 37k, 145k
+parameters on Fashion-MNIST). Every ablation measured before the afternoon started from
+the three-stage networks of widths 8, 16, 32 (:data:`STAGES3`), every one measured
+between the afternoon and the night from the four-stage networks of depth 1
+(:data:`DEPTH1`), and keeps them. The ablations measured before the epochs rule (all
 but ``lemonade-cheapmore``, ``lemonade-init6-cheapmore``, ``lemonade-costsel``,
 ``lemonade-w5``, ``lemonade-novel`` and the later ones) were changes to flat child
 epochs, and keep them:
 
+* ``lemonade-depth1``: the defaults from the session of 2026-11-29, afternoon, until its
+  night (four-stage initial networks of depth 1, 6.5k, 25k, 99k parameters; the epochs
+  rule's threshold 1.3M multiply-adds); its runs were recorded as ``lemonade`` until
+  then;
 * ``lemonade-stages3``: the defaults before the session of 2026-11-29, afternoon
   (three-stage initial networks of widths 8, 16, 32; the epochs rule's threshold, half
   the largest one's multiply-adds, 3.7M on Fashion-MNIST); its runs were recorded as
@@ -133,16 +150,17 @@ epochs, and keep them:
   ``insert_conv`` to add the depth. The epochs rule's threshold follows the initial
   networks, as in the search command (half the largest one's multiply-adds: 3.1M
   instead of 1.3M), so more children count as cheap.
-* ``lemonade-double-large``: as ``lemonade-double`` for the two larger initial networks
-  only (``SearchSpace(initial_depth=2)`` for widths 8 and 16: 37k and 145k
-  parameters), the smallest keeps one Conv-BN-ReLU per stage (6.5k): the small end
-  of the front starts where the defaults start it (``lemonade-double``'s searches
-  found no network under 5k parameters in 20 minutes on one seed of three).
 
-``lemonade-pool3``, the ablation that made today's initial networks the default, is not
-a variant any more: its runs are labelled ``lemonade``. It was the defaults of that
-time with ``SearchSpace(initial_resolution=3, initial_widths=(4, 8, 16))``. In the
-list above, "today's defaults" means the defaults when that ablation ran.
+``lemonade-pool3`` and ``lemonade-double-large``, the ablations that made today's initial
+networks the default, are not variants any more: their runs are labelled ``lemonade``.
+``lemonade-pool3`` was the defaults of its time with
+``SearchSpace(initial_resolution=3, initial_widths=(4, 8, 16))``,
+``lemonade-double-large`` the defaults of its time (:data:`DEPTH1`) with
+``SearchSpace(initial_depth=(1, 2, 2))``: the two wider initial networks deepened, the
+narrowest kept, so that the small end of the front starts where ``lemonade-depth1``
+starts it (``lemonade-double``'s searches found no network under 5k parameters in 20
+minutes on one seed of three). In the list above, "today's defaults" means the defaults
+when that ablation ran.
 """
 
 SAMPLERS = ("tpe", "nsga2", "random")

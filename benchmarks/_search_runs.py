@@ -211,21 +211,11 @@ class Run:
                 data.num_classes,
                 **{
                     key: self.variant[key]
-                    for key in ("initial_widths", "initial_resolution")
+                    for key in ("initial_widths", "initial_resolution", "initial_depth")
                     if key in self.variant
                 },
             )
-            if "initial_depths" in self.variant:  # one initial network per width
-                initial = [
-                    SearchSpace(
-                        data.input_shape, data.num_classes, initial_widths=(w,), initial_depth=d
-                    ).initial_architectures()[0]
-                    for w, d in zip(
-                        space.initial_widths, self.variant["initial_depths"], strict=True
-                    )
-                ]
-            else:
-                initial = space.initial_architectures()
+            initial = space.initial_architectures()
             self.reference_macs = reference_macs(initial)
             cheap = [o for o in objectives if o != "error"]
             if self.variant.get("params_per_mac"):

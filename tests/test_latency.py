@@ -31,7 +31,7 @@ far better (benchmarks/README.md, "Latency objective")."""
 
 @pytest.fixture(scope="module")
 def small_and_large() -> tuple:
-    space = SearchSpace((1, 28, 28), 10, initial_widths=(4, 96))
+    space = SearchSpace((1, 28, 28), 10, initial_widths=(4, 96), initial_depth=1)
     small, large = space.initial_architectures()
     assert analytic_num_macs(large) > 100 * analytic_num_macs(small)
     return small, large

@@ -50,13 +50,20 @@ def test_pooling_follows_resolution() -> None:
 
 
 def test_fashion_mnist_sizes() -> None:
-    sizes = [count_params(a) for a in SearchSpace((1, 28, 28), 10).initial_architectures()]
-    assert sizes == [6534, 25154, 98682]
+    """The default: the narrowest network with one Conv-BN-ReLU per stage, the others
+    with two in the middle stages."""
+    space = SearchSpace((1, 28, 28), 10)
+    assert space.initial_depth == (1, 2, 2)
+    sizes = [count_params(a) for a in space.initial_architectures()]
+    assert sizes == [6534, 36770, 144954]
+    # The narrowest, wherever it stands in the widths, keeps depth 1.
+    assert SearchSpace((1, 28, 28), 10, initial_widths=(16, 4, 8)).initial_depth == (2, 1, 2)
+    assert SearchSpace((1, 28, 28), 10, initial_widths=(8,)).initial_depth == (1,)
 
 
 def test_initial_resolution_adds_a_stage_at_3x3() -> None:
-    space = SearchSpace((1, 28, 28), 10)
-    stopping_at_7 = SearchSpace((1, 28, 28), 10, initial_resolution=4)
+    space = SearchSpace((1, 28, 28), 10, initial_depth=1)
+    stopping_at_7 = SearchSpace((1, 28, 28), 10, initial_resolution=4, initial_depth=1)
     for deeper, shallower in zip(
         space.initial_architectures(), stopping_at_7.initial_architectures(), strict=True
     ):
@@ -67,7 +74,9 @@ def test_initial_resolution_adds_a_stage_at_3x3() -> None:
         assert filters == [filters[0] * 2**stage for stage in range(4)]
         assert build_model(deeper, seed=0)(torch.randn(2, 1, 28, 28)).shape == (2, 10)
     # The earlier defaults: three stages of widths 8, 16, 32.
-    earlier = SearchSpace((1, 28, 28), 10, initial_widths=(8, 16, 32), initial_resolution=4)
+    earlier = SearchSpace(
+        (1, 28, 28), 10, initial_widths=(8, 16, 32), initial_resolution=4, initial_depth=1
+    )
     assert [count_params(a) for a in earlier.initial_architectures()] == [6274, 24058, 94186]
     # 8x8 pools once with either (4 is at least 3 and 4; 2 is neither).
     for resolution in (3, 4):
@@ -84,7 +93,7 @@ def test_initial_resolution_must_be_a_resolution(bad: object) -> None:
 
 def test_initial_depth_doubles_the_middle_stages() -> None:
     """``initial_depth=2``: two Conv-BN-ReLU at 14x14 and 7x7, one at 28x28 and 3x3, the
-    widths of each stage as before; the default (1) leaves the networks as they were."""
+    widths of each stage as with ``initial_depth=1``."""
     space = SearchSpace((1, 28, 28), 10, initial_depth=2)
     networks = space.initial_architectures()
     assert [count_params(a) for a in networks] == [9462, 36770, 144954]
@@ -93,26 +102,37 @@ def test_initial_depth_doubles_the_middle_stages() -> None:
         base = filters[0]
         assert filters == [base, 2 * base, 2 * base, 4 * base, 4 * base, 8 * base]
         assert build_model(arch, seed=0)(torch.randn(2, 1, 28, 28)).shape == (2, 10)
-    assert [count_params(a) for a in SearchSpace((1, 28, 28), 10).initial_architectures()] == [
-        6534,
-        25154,
-        98682,
-    ]
+    shallow = SearchSpace((1, 28, 28), 10, initial_depth=1).initial_architectures()
+    assert [count_params(a) for a in shallow] == [6534, 25154, 98682]
     # Two stages (8x8 pools once): no middle stage, nothing to deepen.
     small = SearchSpace((1, 8, 8), 3, initial_depth=3).initial_architectures()[0]
     assert sum(node.op == "conv" for node in small.nodes) == 2
-    assert "initial_depth=2" in repr(space)
+    assert "initial_depth=(2, 2, 2)" in repr(space)
 
 
-@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2", 31])
+def test_initial_depth_per_initial_network() -> None:
+    """A sequence gives each initial network its own depth: the smallest keeps one
+    Conv-BN-ReLU per stage, the larger two get two in the middle stages, the same
+    networks as ``initial_depth=1`` and ``initial_depth=2`` build for those widths."""
+    space = SearchSpace((1, 28, 28), 10, initial_depth=[1, 2, 2])
+    networks = space.initial_architectures()
+    assert [count_params(a) for a in networks] == [6534, 36770, 144954]
+    shallow = SearchSpace((1, 28, 28), 10, initial_depth=1).initial_architectures()
+    deep = SearchSpace((1, 28, 28), 10, initial_depth=2).initial_architectures()
+    assert networks == [shallow[0], deep[1], deep[2]]
+    assert space.initial_depth == (1, 2, 2)
+    assert "initial_depth=(1, 2, 2)" in repr(space)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2", 31, (1, 2), (1, 2, 0), (1, 2, 2.0), ()])
 def test_initial_depth_must_be_a_depth(bad: object) -> None:
     with pytest.raises(ValueError, match="initial_depth"):
         SearchSpace((1, 28, 28), 10, initial_depth=bad)  # type: ignore[arg-type]
 
 
 def test_limits_filter_initial_architectures() -> None:
-    space = SearchSpace((1, 28, 28), 10, max_params=30_000)
-    assert [count_params(a) for a in space.initial_architectures()] == [6534, 25154]
+    space = SearchSpace((1, 28, 28), 10, max_params=40_000)
+    assert [count_params(a) for a in space.initial_architectures()] == [6534, 36770]
     capped = SearchSpace((1, 28, 28), 10, max_filters=16, initial_widths=(16,))
     assert max(n.filters or 0 for n in capped.initial_architectures()[0].nodes) == 16
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from optuna_lemonade.architecture._architecture import Architecture
 from optuna_lemonade.architecture._counting import analytic_num_params
@@ -39,16 +40,26 @@ class SearchSpace:
             pooling) while the halved height and width are both at least this, at most
             four times: 3 gives stages at 28, 14, 7 and 3 for 28x28 images, 4 stops at
             7. Why 3 and widths 4, 8, 16 (about 6k, 25k and 99k parameters on
-            Fashion-MNIST): trained 3 epochs, these reach 13.1 % validation error at
-            25k and 11.6 % at 99k parameters where the three-stage networks of widths
-            8, 16, 32 reached 19.3 % at 24k and 17.3 % at 94k, in less time; and
-            searches starting from them found better networks at every size
-            (``benchmarks/README.md``, ablation ``lemonade-pool3``).
+            Fashion-MNIST with ``initial_depth=1``): trained 3 epochs, these reach
+            13.1 % validation error at 25k and 11.6 % at 99k parameters where the
+            three-stage networks of widths 8, 16, 32 reached 19.3 % at 24k and 17.3 %
+            at 94k, in less time; and searches starting from them found better
+            networks at every size (``benchmarks/README.md``, ablation
+            ``lemonade-pool3``).
         initial_depth: Conv-BN-ReLU layers in each stage of the initial architectures
             between the first (full resolution) and the last (lowest resolution),
             which keep one each: 2 gives two at 14x14 and 7x7 for 28x28 images, the
-            shape of a plain hand-written CNN, at about 1.5 times the parameters
-            (9.5k, 37k and 145k with the default widths on Fashion-MNIST).
+            shape of a plain hand-written CNN. One integer for every initial
+            architecture, a sequence with one per entry of ``initial_widths``, or
+            ``None`` (the default): 1 for the narrowest, 2 for the others (6.5k, 37k
+            and 145k parameters on Fashion-MNIST with the default widths). Why: in
+            20-minute searches on Fashion-MNIST (3 seeds) these reached 9.1 %
+            validation error at <= 100k parameters where three networks of depth 1
+            (6.5k, 25k, 99k) reached 9.7 %, better on every seed, and were ahead of
+            TPE at every size cap; three of depth 2 (9.5k, 37k, 145k) left the front
+            without a network under 5k parameters on one seed of three
+            (``benchmarks/README.md``, ablations ``lemonade-depth1`` and
+            ``lemonade-double``).
 
     Raises:
         ValueError: If an argument is invalid.
@@ -66,7 +77,7 @@ class SearchSpace:
         kernel_sizes: Sequence[int] = (3,),
         initial_widths: Sequence[int] = (4, 8, 16),
         initial_resolution: int = 3,
-        initial_depth: int = 1,
+        initial_depth: int | Sequence[int] | None = None,
     ) -> None:
         shape = tuple(input_shape) if isinstance(input_shape, Sequence) else input_shape
         if (
@@ -109,9 +120,18 @@ class SearchSpace:
                 f"initial_resolution must be an integer in [1, {MAX_RESOLUTION}], "
                 f"got {initial_resolution!r}"
             )
-        if not _is_int(initial_depth) or not 1 <= initial_depth <= max_depth:
+        if initial_depth is None:
+            depths: tuple[Any, ...] = tuple(1 if w == min(widths) else 2 for w in widths)
+        elif _is_int(initial_depth) or not isinstance(initial_depth, Sequence):
+            depths = (initial_depth,) * len(widths)
+        else:
+            depths = tuple(initial_depth)
+        if len(depths) != len(widths) or not all(
+            _is_int(d) and 1 <= d <= max_depth for d in depths
+        ):
             raise ValueError(
-                f"initial_depth must be an integer in [1, max_depth={max_depth}], "
+                f"initial_depth must be an integer in [1, max_depth={max_depth}] or a "
+                f"sequence of them, one per initial width ({len(widths)}), "
                 f"got {initial_depth!r}"
             )
         self.input_shape: tuple[int, int, int] = (shape[0], shape[1], shape[2])
@@ -123,7 +143,7 @@ class SearchSpace:
         self.kernel_sizes = tuple(sorted(set(kernels)))
         self.initial_widths = widths
         self.initial_resolution = initial_resolution
-        self.initial_depth = initial_depth
+        self.initial_depth: tuple[int, ...] = depths
 
     def __repr__(self) -> str:
         return (
@@ -167,7 +187,7 @@ class SearchSpace:
         most four times), then global average pooling and a linear classifier. The
         first stage has ``initial_widths[i]`` filters and each further stage twice as
         many (capped at ``max_filters``); the stages between the first and the last
-        have ``initial_depth`` Conv-BN-ReLU each. Architectures outside the limits are
+        have ``initial_depth[i]`` Conv-BN-ReLU each. Architectures outside the limits are
         left out.
 
         Raises:
@@ -178,12 +198,12 @@ class SearchSpace:
         while min(height, width) // 2 >= self.initial_resolution and pools < 4:
             height, width, pools = height // 2, width // 2, pools + 1
         result: list[Architecture] = []
-        for base in self.initial_widths:
+        for base, depth in zip(self.initial_widths, self.initial_depth, strict=True):
             nodes = [Node("input", "input")]
             previous, count = "input", 0
             for stage in range(pools + 1):
                 filters = min(base * 2**stage, self.max_filters)
-                for _ in range(1 if stage in (0, pools) else self.initial_depth):
+                for _ in range(1 if stage in (0, pools) else depth):
                     count += 1
                     nodes += [
                         Node(f"conv{count}", "conv", (previous,), filters=filters, kernel_size=3),
