@@ -53,6 +53,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lemonade-w2": {"initial_widths": (2, 4, 8, 16), **DEPTH1},
     "lemonade-bestmore": {"best_more": 2.0, **DEPTH1},
     "lemonade-double": {"initial_depth": 2},
+    "lemonade-first": {"initial_first": True},
 }
 """LEMONADE's variants: the defaults, and one change each (the ablations).
 
@@ -150,6 +151,16 @@ epochs, and keep them:
   ``insert_conv`` to add the depth. The epochs rule's threshold follows the initial
   networks, as in the search command (half the largest one's multiply-adds: 3.1M
   instead of 1.3M), so more children count as cheap.
+
+* ``lemonade-first``: today's defaults (since the session of 2026-11-29, night), but
+  every initial network's first child comes before density selection takes over
+  (``_search_runs.InitialFirst``: trials 3, 4, 5 are children of trials 0, 1, 2; child
+  selection unchanged), so that the front's small end grows from the first round on:
+  the defaults' searches found their first network under 5k parameters after 64 and
+  72 seconds on two seeds and after 652 on the third, whose first child of the narrowest
+  network came at trial 9 and grew it. Measured on 2026-11-30 at 20 minutes, seeds 0-2:
+  the late small end moved from seed 1 to seed 0 (first network under 5k after 328 /
+  134 / 177 s), both hypervolumes lower; not adopted.
 
 ``lemonade-pool3`` and ``lemonade-double-large``, the ablations that made today's initial
 networks the default, are not variants any more: their runs are labelled ``lemonade``.

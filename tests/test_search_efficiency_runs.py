@@ -87,3 +87,23 @@ def test_params_per_mac_prefers_cheap_growth_and_ignores_macs_in_the_density() -
     assert p[1] == pytest.approx(2 * p[0])
     # Without the factor the density sees parameters only: equal.
     assert np.allclose(_search_runs.params_density(children, population), 0.5)
+
+
+def test_initial_first_gives_every_initial_network_a_child_before_density() -> None:
+    """The initial networks (trials 0-2) are parents in turn, each until it has a child;
+    one missing from the population is skipped; then inverse density decides."""
+    study = optuna.create_study(directions=["minimize", "minimize"])
+    for error, params in [(0.17, 6534), (0.11, 36770), (0.10, 144954)]:
+        study.add_trial(optuna.trial.create_trial(values=[error, params]))
+    first = _search_runs.InitialFirst(3)
+    first.study = study
+    population = np.array([[144954.0], [6534.0], [36770.0], [218842.0]])
+    assert first(population, population).tolist() == [0, 1, 0, 0]
+    first.parents.add(0)
+    assert first(population, population).tolist() == [0, 0, 1, 0]
+    # Trial 1 dominated (gone from the population): trial 2 next.
+    without_1 = population[[0, 1, 3]]
+    assert first(without_1, without_1).tolist() == [1, 0, 0]
+    first.parents.update({1, 2})
+    p = first(population, population)
+    assert np.allclose(p, _search_runs.inverse_density(population, population))
