@@ -142,21 +142,21 @@ class InitialFirst:
     network the one in the sparsest part of the front is the likeliest: for the
     narrowest, often a shrinking one. The small end of the front then grows from the
     first round on, instead of whenever density selection draws its parent (after 10
-    minutes on one seed of the defaults' 20-minute runs). Reads the study and the run's
-    records (set :attr:`study` and :attr:`parents` before optimising): a benchmark
-    prototype for one worker, not the sampler's protocol.
+    minutes on one seed of the defaults' 20-minute runs). Reads the study (set
+    :attr:`study` before optimising; a finished trial's parent is its ``lemonade_parent``
+    user attribute): a benchmark prototype for one worker, not the sampler's protocol.
     """
 
     def __init__(self, n_initial: int) -> None:
         self.n_initial = n_initial
         self.study: optuna.Study | None = None
-        self.parents: set[int] = set()
 
     def __call__(self, candidates: np.ndarray, reference: np.ndarray) -> np.ndarray:
         assert self.study is not None
         trials = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        parents = {t.user_attrs.get("lemonade_parent") for t in trials}
         for trial in sorted(trials, key=lambda t: t.number):
-            if trial.number >= self.n_initial or trial.number in self.parents:
+            if trial.number >= self.n_initial or trial.number in parents:
                 continue
             rows = np.flatnonzero(np.all(np.isclose(candidates, trial.values[1:]), axis=1))
             if len(rows):  # the initial network is in the population
@@ -328,8 +328,6 @@ class Run:
                 if "best_more" in self.variant and is_lowest_error(trial.study, child.parent):
                     epochs *= self.variant["best_more"]
             origin = "scratch" if child.parent is None else f"{child.operator} of {child.parent}"
-            if self.first is not None and child.parent is not None:
-                self.first.parents.add(child.parent)
         else:
             arch = self.space(trial, self.data.input_shape, self.data.num_classes)
             model = build_model(arch, seed=1000 * self.seed + trial.number)

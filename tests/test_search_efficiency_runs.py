@@ -99,11 +99,14 @@ def test_initial_first_gives_every_initial_network_a_child_before_density() -> N
     first.study = study
     population = np.array([[144954.0], [6534.0], [36770.0], [218842.0]])
     assert first(population, population).tolist() == [0, 1, 0, 0]
-    first.parents.add(0)
+    child = optuna.trial.create_trial(values=[0.15, 8870], user_attrs={"lemonade_parent": 0})
+    study.add_trial(child)
     assert first(population, population).tolist() == [0, 0, 1, 0]
     # Trial 1 dominated (gone from the population): trial 2 next.
     without_1 = population[[0, 1, 3]]
     assert first(without_1, without_1).tolist() == [1, 0, 0]
-    first.parents.update({1, 2})
+    for parent, params in [(1, 27490), (2, 218842)]:
+        attrs = {"lemonade_parent": parent}
+        study.add_trial(optuna.trial.create_trial(values=[0.1, params], user_attrs=attrs))
     p = first(population, population)
     assert np.allclose(p, _search_runs.inverse_density(population, population))
