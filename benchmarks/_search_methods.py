@@ -54,6 +54,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lemonade-bestmore": {"best_more": 2.0, **DEPTH1},
     "lemonade-double": {"initial_depth": 2},
     "lemonade-first": {"initial_first": True},
+    "lemonade-bigcut": {"cut_by_size": True},
 }
 """LEMONADE's variants: the defaults, and one change each (the ablations).
 
@@ -161,6 +162,17 @@ epochs, and keep them:
   network came at trial 9 and grew it. Measured on 2026-11-30 at 20 minutes, seeds 0-2:
   the late small end moved from seed 1 to seed 0 (first network under 5k after 328 /
   134 / 177 s), both hypervolumes lower; not adopted.
+* ``lemonade-bigcut``: today's defaults, but the shrinking operators (``prune_filters``,
+  ``to_sepconv``, ``remove_layer``, ``remove_skip``) draw their place with probability
+  proportional to the parameters the cut removes instead of uniformly
+  (``_cut_operators``): in the narrowest initial network a cut of the last stage removes
+  about 2.4k of 6.5k parameters, one of the first stage about 50, and a child next to
+  its parent is seldom accepted by density; so that the small end of the front is
+  reached by large steps down on every seed, not only when a rare last-stage cut is
+  among the candidates. Measured on 2026-11-30 at 20 minutes, seeds 0-2: first network
+  under 5k parameters after 32-79 s on every seed, -0.6 / -0.5 / -0.8 points at <= 5k /
+  10k / 25k, +0.2 at <= 100k and any size (the 145k initial network is dominated early
+  and the large end never grows back); not adopted.
 
 ``lemonade-pool3`` and ``lemonade-double-large``, the ablations that made today's initial
 networks the default, are not variants any more: their runs are labelled ``lemonade``.

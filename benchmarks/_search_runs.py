@@ -10,6 +10,7 @@ import tempfile
 import time
 from typing import Any
 
+from _cut_operators import cut_by_size_operators
 from _parametric import reference_architectures
 from _parametric import SPACES
 from _retrain_operator import Retrain
@@ -265,6 +266,11 @@ class Run:
                 seed=seed,
                 initial_architectures=initial,
                 **({"operators": [*OPERATORS, Retrain()]} if self.variant.get("retrain") else {}),
+                **(
+                    {"operators": cut_by_size_operators()}
+                    if self.variant.get("cut_by_size")
+                    else {}
+                ),
                 **(selection if self.variant.get("uniform_selection") else {}),
                 **(
                     {"child_selection": cheaper_first}
