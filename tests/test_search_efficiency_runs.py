@@ -66,7 +66,14 @@ def test_spent_time_density_prefers_sizes_that_took_least_time() -> None:
     study = optuna.create_study(directions=["minimize", "minimize"])
     start = datetime.datetime(2026, 1, 1)
     # Five 2 s trials near 5k parameters, one 40 s trial at 500k.
-    for params, seconds in [(5000, 2), (5200, 2), (4800, 2), (5100, 2), (4900, 2), (500_000, 40)]:
+    for params, seconds in [
+        (5000, 2),
+        (5200, 2),
+        (4800, 2),
+        (5100, 2),
+        (4900, 2),
+        (500_000, 40),
+    ]:
         trial = optuna.trial.create_trial(values=[0.1, params])
         trial.datetime_start = start
         trial.datetime_complete = start + datetime.timedelta(seconds=seconds)
@@ -142,3 +149,27 @@ def test_cut_by_size_draws_places_by_parameters_removed() -> None:
     assert np.mean(removed["by size"]) > 1.2 * np.mean(removed["uniform"])
     with pytest.raises(NotApplicable):  # no skip to remove in a plain network
         operators["remove_skip"].propose(arch, rng, space)
+
+
+def test_median_gate_draws_by_size_only_below_the_median() -> None:
+    space = SearchSpace((1, 28, 28), 10)
+    small, middle, large = space.initial_architectures()
+    gate = _cut_operators.MedianGate()
+    population = np.array([[count_params(a)] for a in (small, middle, large)], dtype=float)
+    p = gate(population, population)
+    np.testing.assert_allclose(p.sum(), 1.0)
+    assert gate.median == count_params(middle)
+    gated = {
+        op.name: op for op in _cut_operators.cut_by_size_operators(gate) if not isinstance(op, str)
+    }
+    by_size = {
+        op.name: op for op in _cut_operators.cut_by_size_operators() if not isinstance(op, str)
+    }
+    for arch, same in ((small, True), (middle, False), (large, False)):
+        # Same generator state: a gated operator proposes what the by-size one does
+        # below the median and what the package's (uniform) one does from it on.
+        expected = (by_size if same else OPERATORS)["prune_filters"]
+        for seed in range(5):
+            got = gated["prune_filters"].propose(arch, np.random.default_rng(seed), space)
+            want = expected.propose(arch, np.random.default_rng(seed), space)
+            assert got[1] == want[1]
