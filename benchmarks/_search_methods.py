@@ -44,7 +44,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "initial_widths": (8, 12, 16, 24, 32),
     },
     "lemonade-w5": {**STAGES3, "initial_widths": (8, 12, 16, 24, 32)},
-    "lemonade-novel": {"novel_only": True, **STAGES3},
+    "lemonade-novel": {"novel_only": True},
     "lemonade-probe": {"check_at": 0.5, **STAGES3},
     "lemonade-retrain": {"retrain": True, **STAGES3},
     "lemonade-reflect": {"reflected_selection": True, **STAGES3},
@@ -54,8 +54,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lemonade-bestmore": {"best_more": 2.0, **DEPTH1},
     "lemonade-double": {"initial_depth": 2},
     "lemonade-first": {"initial_first": True},
-    "lemonade-bigcut": {"cut_by_size": True},
-    "lemonade-smallcut": {"cut_by_size": "below_median"},
+    "lemonade-bigcut": {"cut_placement": "by_size"},
+    "lemonade-smallcut": {"cut_placement": "by_size_below_median"},
 }
 """LEMONADE's variants: the defaults, and one change each (the ablations).
 
@@ -107,10 +107,12 @@ epochs, and keep them:
 * ``lemonade-init6-widths5``: those five, trained 6 epochs;
 * ``lemonade-w5``: the five initial networks with today's defaults (cheap children
   fine-tuned longer), the combination the ablation table names as a candidate;
-* ``lemonade-novel``: today's defaults, but a proposed child within 2 % of a network of
-  the population or a running trial in every cheap objective is never accepted while
+* ``lemonade-novel``: today's defaults (those of 2026-11-30; defined from the three-stage
+  start until then, and never run), but a proposed child within 2 % of a network of the
+  population or a running trial in every cheap objective is never accepted while
   another candidate is not (``_search_runs.novel_only``): the issue's near-duplicate
-  rejection;
+  rejection. Measured on 2026-11-30 at 20 minutes, seeds 0-2: -0.4 / +0.1 / -0.1 / +0.2
+  / +0.2 points at <= 5k / 10k / 25k / 100k / any; dropped;
 * ``lemonade-probe``: today's defaults, and a grown child (no cheaper than its parent in
   any cheap objective) is also evaluated half-way through its fine-tune on 8,192
   validation images (``_search_runs.HalfwayCheck``); nothing else changes: the
@@ -166,19 +168,22 @@ epochs, and keep them:
 * ``lemonade-bigcut``: today's defaults, but the shrinking operators (``prune_filters``,
   ``to_sepconv``, ``remove_layer``, ``remove_skip``) draw their place with probability
   proportional to the parameters the cut removes instead of uniformly
-  (``_cut_operators``): in the narrowest initial network a cut of the last stage removes
-  about 2.4k of 6.5k parameters, one of the first stage about 50, and a child next to
-  its parent is seldom accepted by density; so that the small end of the front is
-  reached by large steps down on every seed, not only when a rare last-stage cut is
-  among the candidates. Measured on 2026-11-30 at 20 minutes, seeds 0-2: first network
-  under 5k parameters after 32-79 s on every seed, -0.6 / -0.5 / -0.8 points at <= 5k /
-  10k / 25k, +0.2 at <= 100k and any size (the 145k initial network is dominated early
-  and the large end never grows back); not adopted.
+  (``LemonadeSampler(cut_placement="by_size")``; measured with the benchmark's own
+  operators, which made the same decisions): in the narrowest initial network a cut of
+  the last stage removes about 2.4k of 6.5k parameters, one of the first stage about 50,
+  and a child next to its parent is seldom accepted by density; so that the small end of
+  the front is reached by large steps down on every seed, not only when a rare
+  last-stage cut is among the candidates. Measured on 2026-11-30 at 20 minutes, seeds
+  0-2: first network under 5k parameters after 32-79 s on every seed, -0.6 / -0.5 / -0.8
+  points at <= 5k / 10k / 25k, +0.2 at <= 100k and any size (on two seeds of three no
+  network grew past 77k parameters); not adopted.
 * ``lemonade-smallcut``: ``lemonade-bigcut``, but places drawn by size only in parents
-  smaller than the population's median parameter count (``_cut_operators.MedianGate``);
-  the larger parents cut uniformly, as the package does, so that the small end comes
-  early without large cuts of the mid-sized networks dominating the large end. Measured
-  on 2026-11-30 at 20 minutes, seeds 0-2 (benchmarks/README.md).
+  smaller than the population's median parameter count
+  (``cut_placement="by_size_below_median"``); the larger parents cut uniformly, so that
+  the small end comes early without large cuts of the mid-sized networks dominating the
+  large end. Measured on 2026-11-30 at 20 minutes, seeds 0-2: both hypervolume targets
+  on every seed, -0.4 / -0.6 / -0.2 points at <= 5k / 10k / 25k, +0.2 at <= 100k and any
+  size (two seeds never grew past 100k); not adopted.
 
 ``lemonade-pool3`` and ``lemonade-double-large``, the ablations that made today's initial
 networks the default, are not variants any more: their runs are labelled ``lemonade``.

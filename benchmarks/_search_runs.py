@@ -10,8 +10,6 @@ import tempfile
 import time
 from typing import Any
 
-from _cut_operators import cut_by_size_operators
-from _cut_operators import MedianGate
 from _parametric import reference_architectures
 from _parametric import SPACES
 from _retrain_operator import Retrain
@@ -260,15 +258,6 @@ class Run:
                 if cheap != ["params"]:
                     raise SystemExit("lemonade-ppm needs --objectives error,params")
                 cheap.append("macs")
-            cuts: dict[str, Any] = {}
-            if self.variant.get("cut_by_size") == "below_median":
-                gate = MedianGate()
-                cuts = {
-                    "operators": cut_by_size_operators(gate),
-                    "parent_selection": gate,
-                }
-            elif self.variant.get("cut_by_size"):
-                cuts = {"operators": cut_by_size_operators()}
             self.sampler = LemonadeSampler(
                 space,
                 cheap_objectives=cheap,
@@ -276,7 +265,11 @@ class Run:
                 seed=seed,
                 initial_architectures=initial,
                 **({"operators": [*OPERATORS, Retrain()]} if self.variant.get("retrain") else {}),
-                **cuts,
+                **(
+                    {"cut_placement": self.variant["cut_placement"]}
+                    if "cut_placement" in self.variant
+                    else {}
+                ),
                 **(selection if self.variant.get("uniform_selection") else {}),
                 **(
                     {"child_selection": cheaper_first}
@@ -295,10 +288,7 @@ class Run:
                 **({"parent_selection": self.spent} if self.spent is not None else {}),
                 **({"parent_selection": self.first} if self.first is not None else {}),
                 **(
-                    {
-                        "parent_selection": params_density,
-                        "child_selection": params_per_mac,
-                    }
+                    {"parent_selection": params_density, "child_selection": params_per_mac}
                     if self.variant.get("params_per_mac")
                     else {}
                 ),
@@ -317,11 +307,7 @@ class Run:
                 self.sampler = optuna.samplers.RandomSampler(seed=seed)
 
     def _values(self, arch: Any, error: float) -> list[float]:
-        table = {
-            "error": error,
-            "params": count_params(arch),
-            "macs": analytic_num_macs(arch),
-        }
+        table = {"error": error, "params": count_params(arch), "macs": analytic_num_macs(arch)}
         return [float(table[name]) for name in self.objectives]
 
     def objective(self, trial: optuna.Trial) -> list[float]:
@@ -336,10 +322,7 @@ class Run:
                     if child.parent is None
                     else build_model(arch, seed=1000 * self.seed + trial.number)
                 )
-                epochs, teacher = (
-                    self.variant.get("initial_epochs", config.scratch_epochs),
-                    None,
-                )
+                epochs, teacher = self.variant.get("initial_epochs", config.scratch_epochs), None
             else:
                 epochs = self.variant.get("child_epochs", config.child_epochs)
                 model, teacher = child.model, child.teacher

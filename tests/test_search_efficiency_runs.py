@@ -1,6 +1,6 @@
 """The search-efficiency benchmark's ablation helpers: the retrain operator, the
 half-way check, parent selection by time spent, child selection by parameters per
-multiply-add, the initial networks' children first and cuts drawn by size."""
+multiply-add and the initial networks' children first."""
 
 from __future__ import annotations
 
@@ -14,18 +14,13 @@ import pytest
 import torch
 
 from optuna_lemonade import build_model
-from optuna_lemonade import count_params
 from optuna_lemonade import SearchSpace
 from optuna_lemonade.morphisms import apply_mutation
-from optuna_lemonade.morphisms import APPROXIMATE_OPERATORS
 from optuna_lemonade.morphisms import Mutation
-from optuna_lemonade.morphisms import NotApplicable
-from optuna_lemonade.morphisms import OPERATORS
 
 
 sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "benchmarks"))
-import _cut_operators  # benchmarks/ is not a package
-import _retrain_operator
+import _retrain_operator  # benchmarks/ is not a package
 import _search_runs
 
 
@@ -66,14 +61,7 @@ def test_spent_time_density_prefers_sizes_that_took_least_time() -> None:
     study = optuna.create_study(directions=["minimize", "minimize"])
     start = datetime.datetime(2026, 1, 1)
     # Five 2 s trials near 5k parameters, one 40 s trial at 500k.
-    for params, seconds in [
-        (5000, 2),
-        (5200, 2),
-        (4800, 2),
-        (5100, 2),
-        (4900, 2),
-        (500_000, 40),
-    ]:
+    for params, seconds in [(5000, 2), (5200, 2), (4800, 2), (5100, 2), (4900, 2), (500_000, 40)]:
         trial = optuna.trial.create_trial(values=[0.1, params])
         trial.datetime_start = start
         trial.datetime_complete = start + datetime.timedelta(seconds=seconds)
@@ -122,54 +110,3 @@ def test_initial_first_gives_every_initial_network_a_child_before_density() -> N
         study.add_trial(optuna.trial.create_trial(values=[0.1, params], user_attrs=attrs))
     p = first(population, population)
     assert np.allclose(p, _search_runs.inverse_density(population, population))
-
-
-def test_cut_by_size_draws_places_by_parameters_removed() -> None:
-    space = SearchSpace((1, 28, 28), 10)
-    arch = space.initial_architectures()[0]
-    operators = {
-        op.name: op for op in _cut_operators.cut_by_size_operators() if not isinstance(op, str)
-    }
-    assert set(operators) == set(APPROXIMATE_OPERATORS)  # the exact ones stay by name
-    operator = operators["prune_filters"]
-    uniform = OPERATORS["prune_filters"]
-    size = count_params(arch)
-    removed: dict[str, list[int]] = {"by size": [], "uniform": []}
-    rng, rng_uniform = np.random.default_rng(0), np.random.default_rng(0)
-    for _ in range(200):
-        mutation, child = operator.propose(arch, rng, space)
-        assert child == mutation.apply(arch)  # the operator's own mutations
-        removed["by size"].append(size - count_params(child))
-        _, other = uniform.propose(arch, rng_uniform, space)
-        removed["uniform"].append(size - count_params(other))
-    assert min(removed["by size"]) > 0
-    # Every place stays possible, but the largest cut is drawn most often.
-    largest = max(removed["uniform"])
-    assert removed["by size"].count(largest) > 1.5 * removed["uniform"].count(largest)
-    assert np.mean(removed["by size"]) > 1.2 * np.mean(removed["uniform"])
-    with pytest.raises(NotApplicable):  # no skip to remove in a plain network
-        operators["remove_skip"].propose(arch, rng, space)
-
-
-def test_median_gate_draws_by_size_only_below_the_median() -> None:
-    space = SearchSpace((1, 28, 28), 10)
-    small, middle, large = space.initial_architectures()
-    gate = _cut_operators.MedianGate()
-    population = np.array([[count_params(a)] for a in (small, middle, large)], dtype=float)
-    p = gate(population, population)
-    np.testing.assert_allclose(p.sum(), 1.0)
-    assert gate.median == count_params(middle)
-    gated = {
-        op.name: op for op in _cut_operators.cut_by_size_operators(gate) if not isinstance(op, str)
-    }
-    by_size = {
-        op.name: op for op in _cut_operators.cut_by_size_operators() if not isinstance(op, str)
-    }
-    for arch, same in ((small, True), (middle, False), (large, False)):
-        # Same generator state: a gated operator proposes what the by-size one does
-        # below the median and what the package's (uniform) one does from it on.
-        expected = (by_size if same else OPERATORS)["prune_filters"]
-        for seed in range(5):
-            got = gated["prune_filters"].propose(arch, np.random.default_rng(seed), space)
-            want = expected.propose(arch, np.random.default_rng(seed), space)
-            assert got[1] == want[1]

@@ -102,6 +102,7 @@ def _search(argv: Sequence[str] | None, stopper: Stopper) -> int:
             artifact_store=artifact_store,
             n_proposals=args.n_proposals,
             operators=args.operators,
+            cut_placement=args.cut_placement,
             seed=args.seed,
         )
         optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from optuna_lemonade.morphisms import OPERATORS
+from optuna_lemonade.sampler import CUT_PLACEMENTS
 from optuna_lemonade.training import DATASETS
 
 
@@ -152,6 +153,14 @@ def command_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argum
         type=int,
         default=16,
         help="candidate children proposed per trial, of which one is trained (default: 16)",
+    )
+    searching.add_argument(
+        "--cut-placement",
+        choices=CUT_PLACEMENTS,
+        default="uniform",
+        help="where shrinking morphisms cut: any place alike (uniform), places drawn by the "
+        "parameters they remove (by_size), or by size in networks smaller than the "
+        "population's median only (default: uniform)",
     )
     searching.add_argument(
         "--seed", type=int, default=0, help="seed of the data split and decisions (default: 0)"

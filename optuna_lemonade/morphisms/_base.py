@@ -157,13 +157,28 @@ class Operator(abc.ABC):
         """
 
     def propose(
-        self, arch: Architecture, rng: np.random.Generator, space: SearchSpace
+        self,
+        arch: Architecture,
+        rng: np.random.Generator,
+        space: SearchSpace,
+        *,
+        by_size: bool = False,
     ) -> tuple[Mutation, Architecture]:
         """Choose a random mutation whose child lies in ``space``.
 
         Candidates are tried in a random order until one gives a valid child within
         the limits (a candidate can turn out invalid, e.g. a widening whose growth
         would reach an addition through a concatenation).
+
+        Args:
+            arch: The parent architecture.
+            rng: Source of every random choice.
+            space: Limits the child must respect.
+            by_size: For an approximate (shrinking) operator, draw the order with
+                probability proportional to the parameters each candidate removes
+                instead of uniformly, so that a proposal is usually a large step down;
+                candidates that remove nothing are not tried. Ignored by exact
+                operators. Subclasses that override this method must accept it.
 
         Returns:
             The mutation (with a fresh seed) and the child architecture.
@@ -174,7 +189,11 @@ class Operator(abc.ABC):
         candidates = self.candidates(arch, space)
         if not candidates:
             raise NotApplicable(f"{self.name}: no valid place in this network")
-        for index in rng.permutation(len(candidates)):
+        if by_size and not self.exact:
+            order = self._order_by_size(arch, candidates, rng)
+        else:
+            order = rng.permutation(len(candidates))
+        for index in order:
             candidate = candidates[int(index)]
             try:
                 child = candidate.apply(arch)
@@ -195,6 +214,28 @@ class Operator(abc.ABC):
             f"{self.name}: all {len(candidates)} candidate(s) are invalid or exceed the search "
             "space limits"
         )
+
+    def _order_by_size(
+        self, arch: Architecture, candidates: list[Mutation], rng: np.random.Generator
+    ) -> np.ndarray:
+        """Candidate indices drawn without replacement, weighted by parameters removed.
+
+        Efraimidis-Spirakis keys ``log(u) / w``, largest first: the first index is drawn
+        with probability proportional to its weight, and so on among the rest. Invalid
+        candidates and those that remove nothing get weight 0 and are left out.
+        """
+        size = analytic_num_params(arch)
+        removed = np.zeros(len(candidates))
+        for index, candidate in enumerate(candidates):
+            try:
+                removed[index] = max(0, size - analytic_num_params(candidate.apply(arch)))
+            except ValueError:
+                continue
+        usable = np.flatnonzero(removed > 0)
+        if not len(usable):
+            raise NotApplicable(f"{self.name}: no place in this network removes parameters")
+        keys = np.log(rng.random(len(usable))) / removed[usable]
+        return usable[np.argsort(-keys)]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

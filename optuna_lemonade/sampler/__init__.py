@@ -6,6 +6,8 @@ from optuna_lemonade.sampler._decision import Decision
 from optuna_lemonade.sampler._decision import DECISION_KEY
 from optuna_lemonade.sampler._population import deleted_checkpoints
 from optuna_lemonade.sampler._population import pareto_front
+from optuna_lemonade.sampler._proposal import CUT_PLACEMENTS
+from optuna_lemonade.sampler._proposal import CutPlacement
 from optuna_lemonade.sampler._sampler import LemonadeSampler
 from optuna_lemonade.sampler._sampler import OPERATOR_CHOICES
 from optuna_lemonade.sampler._sampler import OPERATOR_PARAM
@@ -18,7 +20,9 @@ from optuna_lemonade.sampler._stale import HEARTBEAT_KEY
 
 
 __all__ = [
+    "CUT_PLACEMENTS",
     "Child",
+    "CutPlacement",
     "DECISION_KEY",
     "Decision",
     "HEARTBEAT_KEY",

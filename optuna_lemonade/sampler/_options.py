@@ -14,6 +14,8 @@ from optuna_lemonade.cheap_objectives import MEASURED_OBJECTIVES
 from optuna_lemonade.morphisms import get_operator
 from optuna_lemonade.morphisms import Operator
 from optuna_lemonade.morphisms import OPERATORS
+from optuna_lemonade.sampler._proposal import CUT_PLACEMENTS
+from optuna_lemonade.sampler._proposal import CutPlacement
 from optuna_lemonade.sampler._retention import KEEP_CHECKPOINTS
 from optuna_lemonade.sampler._retention import KeepCheckpoints
 
@@ -82,6 +84,12 @@ def initial_architectures(
 def keep_checkpoints(value: KeepCheckpoints) -> KeepCheckpoints:
     if value not in KEEP_CHECKPOINTS:
         raise ValueError(f"keep_checkpoints must be one of {KEEP_CHECKPOINTS}, got {value!r}")
+    return value
+
+
+def cut_placement(value: CutPlacement) -> CutPlacement:
+    if value not in CUT_PLACEMENTS:
+        raise ValueError(f"cut_placement must be one of {CUT_PLACEMENTS}, got {value!r}")
     return value
 
 

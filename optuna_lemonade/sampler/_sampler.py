@@ -40,6 +40,7 @@ from optuna_lemonade.sampler._decide import DecisionMaker
 from optuna_lemonade.sampler._decision import Decision
 from optuna_lemonade.sampler._decision import DECISION_KEY
 from optuna_lemonade.sampler._decision import DecisionCache
+from optuna_lemonade.sampler._proposal import CutPlacement
 from optuna_lemonade.sampler._proposal import ProposalSettings
 from optuna_lemonade.sampler._selection import inverse_density
 from optuna_lemonade.sampler._selection import SelectionStrategy
@@ -129,6 +130,15 @@ class LemonadeSampler(BaseSampler):
         child_selection: The same for the candidate children (``m x d``) against the
             population and the running trials; default
             :func:`~optuna_lemonade.sampler.inverse_density`.
+        cut_placement: Where the shrinking operators (``prune_filters``,
+            ``to_sepconv``, ``remove_layer``, ``remove_skip``) cut. ``"uniform"``
+            (default): any valid place alike. ``"by_size"``: a place drawn with
+            probability proportional to the parameters its cut removes, so that
+            shrinking children are large steps down. ``"by_size_below_median"``: by size
+            in parents with fewer parameters than the population's median, uniformly in
+            the others. Cuts by size fill the front's small end early; in the search
+            benchmark they cost the large end on two seeds of three
+            (``benchmarks/README.md``).
         seed: Seed for the random choices. With a seed, a single worker makes the same
             decisions in the same order.
         keep_checkpoints: ``"all"`` keeps every checkpoint. ``"population"`` deletes the
@@ -159,6 +169,7 @@ class LemonadeSampler(BaseSampler):
         independent_sampler: BaseSampler | None = None,
         parent_selection: SelectionStrategy = inverse_density,
         child_selection: SelectionStrategy = inverse_density,
+        cut_placement: CutPlacement = "uniform",
         seed: int | None = None,
         keep_checkpoints: _retention.KeepCheckpoints = "all",
         heartbeat_interval: float | None = None,
@@ -173,6 +184,7 @@ class LemonadeSampler(BaseSampler):
             n_proposals=_options.n_proposals(n_proposals),
             parent_selection=parent_selection,
             child_selection=child_selection,
+            cut_placement=_options.cut_placement(cut_placement),
         )
         self._initial = _options.initial_architectures(space, initial_architectures)
         self._store = CheckpointStore(artifact_store)

@@ -99,6 +99,12 @@ def test_bad_heartbeat_options(space, kwargs, message) -> None:
         LemonadeSampler(space, **kwargs)
 
 
+@pytest.mark.parametrize("value", ["median", "", None, True])
+def test_bad_cut_placement(space, value) -> None:
+    with pytest.raises(ValueError, match="cut_placement must be one of"):
+        LemonadeSampler(space, cut_placement=value)
+
+
 def test_the_default_artifact_store_announces_its_directory(
     space: SearchSpace,
     tmp_path: pathlib.Path,

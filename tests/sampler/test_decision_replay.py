@@ -1,7 +1,8 @@
 """The same seed gives the same decisions as recorded: refactors must keep the search.
 
 ``tests/sampler/data/decision_replay.json`` was recorded before the sampler was split
-into modules (issue 10). To record again after a change that is meant to alter the
+into modules (issue 10); the scenario with cuts by size when they became the default
+(issue 12). To record again after a change that is meant to alter the
 decisions, run ``OPTUNA_LEMONADE_RECORD_DECISIONS=1 python -m pytest
 tests/sampler/test_decision_replay.py`` and say why in the commit.
 """
@@ -27,8 +28,20 @@ from tests.sampler.conftest import SHAPE
 
 RECORD = pathlib.Path(__file__).parent / "data" / "decision_replay.json"
 SCENARIOS: dict[str, dict[str, Any]] = {
-    "defaults-seed0": {"seed": 0, "cheap": ("params",), "keep": "all"},
-    "macs-population-seed1": {"seed": 1, "cheap": ("params", "macs"), "keep": "population"},
+    # Recorded before shrinking cuts were drawn by size by default (issue 12): uniform.
+    "defaults-seed0": {"seed": 0, "cheap": ("params",), "keep": "all", "cut": "uniform"},
+    "macs-population-seed1": {
+        "seed": 1,
+        "cheap": ("params", "macs"),
+        "keep": "population",
+        "cut": "uniform",
+    },
+    "cuts-by-size-below-median-seed2": {
+        "seed": 2,
+        "cheap": ("params",),
+        "keep": "all",
+        "cut": "by_size_below_median",
+    },
 }
 N_TRIALS = 40
 
@@ -42,6 +55,7 @@ def _replay(name: str, tmp_path: pathlib.Path) -> list[dict[str, Any]]:
         cheap_objectives=options["cheap"],
         artifact_store=FileSystemArtifactStore(store),
         keep_checkpoints=options["keep"],
+        cut_placement=options["cut"],
         seed=options["seed"],
     )
     study = optuna.create_study(directions=["minimize"] * 3, sampler=sampler)

@@ -1,4 +1,5 @@
-"""Selection by inverse density prefers sparse regions of the cheap objectives."""
+"""Selection by inverse density prefers sparse regions of the cheap objectives; shrinking
+cuts are drawn by size where the cut placement says."""
 
 from __future__ import annotations
 
@@ -11,11 +12,18 @@ import pytest
 from scipy.stats import binomtest
 
 from optuna_lemonade import Architecture
+from optuna_lemonade import count_params
 from optuna_lemonade import Node
+from optuna_lemonade import SearchSpace
+from optuna_lemonade.morphisms import Mutation
+from optuna_lemonade.morphisms import NotApplicable
+from optuna_lemonade.morphisms import Operator
 from optuna_lemonade.sampler import inverse_density
 from optuna_lemonade.sampler import LemonadeSampler
 from optuna_lemonade.sampler import reflected_inverse_density
 from optuna_lemonade.sampler import uniform
+from optuna_lemonade.sampler._proposal import ProposalSettings
+from optuna_lemonade.sampler._proposal import propose_child
 from optuna_lemonade.sampler._selection import log_density
 from optuna_lemonade.sampler._selection import to_log_scale
 
@@ -151,3 +159,49 @@ def test_nondominated_mask_matches_the_definition(objectives: int) -> None:
         better = np.any(losses[:, None, :] < losses[None, :, :], axis=2)
         expected = ~np.any(no_worse & better, axis=0)
         assert np.array_equal(nondominated_mask(losses), expected)
+
+
+class _Spy(Operator):
+    """Records, per parent size, whether it was asked to cut by size."""
+
+    name = "spy"
+    exact = False
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, bool]] = []
+
+    def candidates(self, arch: Architecture, space: SearchSpace) -> list[Mutation]:
+        return []
+
+    def propose(self, arch, rng, space, **kwargs):  # type: ignore[no-untyped-def]
+        self.calls.append((count_params(arch), kwargs.get("by_size", False)))
+        raise NotApplicable("spy")
+
+
+@pytest.mark.parametrize(
+    "placement, expected",
+    [
+        ("uniform", {0: False, 1: False, 2: False}),
+        ("by_size", {0: True, 1: True, 2: True}),
+        ("by_size_below_median", {0: True, 1: False, 2: False}),
+    ],
+)
+def test_cut_placement_reaches_the_operators(placement: str, expected: dict[int, bool]) -> None:
+    space = SearchSpace((1, 28, 28), 10)
+    parents = space.initial_architectures()  # 6.5k, 37k, 145k parameters
+    spy = _Spy()
+    settings = ProposalSettings(
+        space=space,
+        operators=[spy],
+        cheap_objectives={"params": count_params},
+        n_proposals=16,
+        parent_selection=uniform,
+        child_selection=uniform,
+        cut_placement=placement,  # type: ignore[arg-type]
+    )
+    values = np.array([[count_params(a)] for a in parents], dtype=float)
+    assert propose_child(settings, parents, values, [], set(), np.random.default_rng(0)) is None
+    sizes = [count_params(a) for a in parents]
+    assert {sizes.index(size) for size, _ in spy.calls} == {0, 1, 2}
+    for size, by_size in spy.calls:
+        assert by_size == expected[sizes.index(size)]
