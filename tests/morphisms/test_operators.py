@@ -18,6 +18,7 @@ from optuna_lemonade.morphisms import EXACT_OPERATORS
 from optuna_lemonade.morphisms import mutate
 from optuna_lemonade.morphisms import Mutation
 from optuna_lemonade.morphisms import NotApplicable
+from optuna_lemonade.morphisms import Operator
 from optuna_lemonade.morphisms import OPERATORS
 from optuna_lemonade.morphisms import propose
 from optuna_lemonade.morphisms import Widen
@@ -420,11 +421,25 @@ def test_exact_operators_ignore_by_size(operator: str) -> None:
         assert got == expected
 
 
+class _GrowingApproximate(Operator):
+    """An approximate operator whose places all add parameters (insert_conv's)."""
+
+    name = "growing"
+    exact = False
+
+    def candidates(self, arch: Architecture, space: SearchSpace) -> list[Mutation]:
+        return OPERATORS["insert_conv"].candidates(arch, space)
+
+
 def test_cuts_by_size_without_a_place_are_not_applicable() -> None:
     space = SearchSpace((1, 28, 28), 10)
     arch = space.initial_architectures()[0]
     with pytest.raises(NotApplicable, match="remove_skip"):  # no skip in a plain network
         OPERATORS["remove_skip"].propose(arch, np.random.default_rng(0), space, by_size=True)
+    growing = _GrowingApproximate()
+    assert growing.candidates(arch, space)  # places exist, but none removes parameters
+    with pytest.raises(NotApplicable, match="no place in this network removes parameters"):
+        growing.propose(arch, np.random.default_rng(0), space, by_size=True)
 
 
 def test_propose_passes_by_size_to_the_operator() -> None:

@@ -1,7 +1,7 @@
 """The same seed gives the same decisions as recorded: refactors must keep the search.
 
 ``tests/sampler/data/decision_replay.json`` was recorded before the sampler was split
-into modules (issue 10); the scenario with cuts by size when they became the default
+into modules (issue 10); the scenario with cuts by size when they became an option
 (issue 12). To record again after a change that is meant to alter the
 decisions, run ``OPTUNA_LEMONADE_RECORD_DECISIONS=1 python -m pytest
 tests/sampler/test_decision_replay.py`` and say why in the commit.
@@ -28,7 +28,7 @@ from tests.sampler.conftest import SHAPE
 
 RECORD = pathlib.Path(__file__).parent / "data" / "decision_replay.json"
 SCENARIOS: dict[str, dict[str, Any]] = {
-    # Recorded before shrinking cuts were drawn by size by default (issue 12): uniform.
+    # Recorded before cuts by size existed: uniform, still the default (issue 12).
     "defaults-seed0": {"seed": 0, "cheap": ("params",), "keep": "all", "cut": "uniform"},
     "macs-population-seed1": {
         "seed": 1,
