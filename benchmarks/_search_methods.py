@@ -56,6 +56,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lemonade-first": {"initial_first": True},
     "lemonade-bigcut": {"cut_placement": "by_size"},
     "lemonade-smallcut": {"cut_placement": "by_size_below_median"},
+    "lemonade-largefirst": {"largest_first": True, "cut_placement": "by_size_below_median"},
 }
 """LEMONADE's variants: the defaults, and one change each (the ablations).
 
@@ -184,6 +185,20 @@ epochs, and keep them:
   large end. Measured on 2026-11-30 at 20 minutes, seeds 0-2: both hypervolume targets
   on every seed, -0.4 / -0.6 / -0.2 points at <= 5k / 10k / 25k, +0.2 at <= 100k and any
   size (two seeds never grew past 100k); not adopted.
+* ``lemonade-largefirst``: ``lemonade-smallcut``, but the first child is a child of
+  the largest initial network (``_search_runs.InitialFirst(largest_only=True)``; then
+  inverse density as by default; child selection unchanged). In every 20-minute run of
+  the session of 2026-11-30, midday, whose 145k initial network (3 epochs) was dominated
+  by a child of the 37k one before it had a child of its own (after 38-61 s; 7 of 15
+  runs over five variants), the front never again held a network over 100k parameters,
+  and those runs' best at any size was 9.5 % on the mean against 8.9 % in the runs where
+  it had a child first; so that the large end is kept on every seed while
+  ``cut_placement="by_size_below_median"`` brings the small end early. The sampler's
+  option ``largest_initial_first=True`` makes the same decisions. Measured on 2026-11-30
+  at 20 minutes, seeds 0-2: the large end kept on every seed, -0.7 / +0.1 / -0.5 / +0.1
+  / -0.2 points at <= 5k / 10k / 25k / 100k / any against the defaults, ahead of the
+  strongest baseline at every cap on validation and test; HV -0.054, the log-scaled
+  target missed (0.53); not adopted.
 
 ``lemonade-pool3`` and ``lemonade-double-large``, the ablations that made today's initial
 networks the default, are not variants any more: their runs are labelled ``lemonade``.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
 
 import optuna
@@ -77,3 +78,15 @@ def cifar_stand_ins(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> 
     for name in ("cifar10", "cifar100"):
         write_cifar_stand_in(tmp_path / "cifar", name, train=5_500, test=200)
     return tmp_path / "cifar"
+
+
+ROOT = pathlib.Path(__file__).parents[1]
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """The environment of a Python subprocess of the tests: this checkout first on
+    ``PYTHONPATH``, before whatever the caller had there (packages installed with
+    ``pip install --target`` and found through it, as on a machine whose own Python
+    holds torch, stay importable)."""
+    path = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return {**os.environ, **extra, "PYTHONPATH": os.pathsep.join(path)}

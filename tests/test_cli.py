@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-import os
 import pathlib
 import shutil
 import signal
@@ -23,6 +22,7 @@ from optuna_lemonade.sampler import Child
 from optuna_lemonade.sampler import Decision
 from optuna_lemonade.sampler import DECISION_KEY
 from optuna_lemonade.training._data import DEBIAN_FASHION_MNIST
+from tests.conftest import subprocess_env
 
 
 ROOT = pathlib.Path(__file__).parents[1]
@@ -70,6 +70,19 @@ def test_search_runs_and_continues(
     )
     assert len(study.trials) == 8
     assert study.trials[-1].user_attrs["lemonade_parent"] is not None
+
+
+def test_largest_initial_first_reaches_the_sampler(tmp_path: pathlib.Path) -> None:
+    argv = ["--trials", "4", "--largest-initial-first", "--cut-placement", "by_size"]
+    assert _run(tmp_path, *argv) == 0
+    study = optuna.load_study(
+        study_name="lemonade-digits", storage=f"sqlite:///{tmp_path / 's.db'}"
+    )
+    initial = study.trials[:3]
+    largest = max(initial, key=lambda t: t.values[1])
+    # It is on the front of the initial networks (else nothing is forced).
+    assert all(t.values[0] > largest.values[0] for t in initial if t is not largest)
+    assert study.trials[3].user_attrs["lemonade_parent"] == largest.number
 
 
 @pytest.mark.parametrize("objectives", ["error,macs", "error,params,macs", "macs,error"])
@@ -291,7 +304,7 @@ def test_a_plot_that_cannot_be_written_at_the_end_is_one_line(
 
 
 def _start(workdir: pathlib.Path, *extra: str, quiet: bool = True) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
+    env = subprocess_env(PYTHONUNBUFFERED="1")
     training = FAST if quiet else [a for a in FAST if a != "--quiet"]
     return subprocess.Popen(
         [sys.executable, "-m", "optuna_lemonade.cli", "search", *training, *extra],

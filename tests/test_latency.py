@@ -21,6 +21,7 @@ from optuna_lemonade.latency import Latency
 from optuna_lemonade.sampler import LemonadeSampler
 from optuna_lemonade.sampler import LemonadeWarning
 from optuna_lemonade.sampler._shared_measurements import MEASURED_PREFIX
+from tests.conftest import subprocess_env
 
 
 SPREAD = 3.0
@@ -236,6 +237,7 @@ def _worker(tmp_path: pathlib.Path, storage: str, trials: int) -> dict:
         text=True,
         timeout=300,
         check=False,
+        env=subprocess_env(),
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])

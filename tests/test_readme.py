@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import configparser
-import os
 import pathlib
 import re
 import shlex
@@ -22,6 +21,7 @@ from optuna_lemonade import SearchSpace
 from optuna_lemonade.checkpoints import to_bytes
 from optuna_lemonade.cli._arguments import check_options
 from optuna_lemonade.cli._arguments import parsers
+from tests.conftest import subprocess_env
 from tests.distributed.conftest import postgres_url  # noqa: F401  (a fixture)
 
 
@@ -76,7 +76,7 @@ def test_readme_python_blocks_run(
 def _run_twice(script: str, workdir: pathlib.Path, env: dict[str, str]) -> None:
     path = workdir / "lemonade_worker.py"
     path.write_text(script)
-    full_env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+    full_env = subprocess_env(**env)
     workers = [
         subprocess.Popen(
             [sys.executable, str(path)],

@@ -110,3 +110,24 @@ def test_initial_first_gives_every_initial_network_a_child_before_density() -> N
         study.add_trial(optuna.trial.create_trial(values=[0.1, params], user_attrs=attrs))
     p = first(population, population)
     assert np.allclose(p, _search_runs.inverse_density(population, population))
+
+
+def test_largest_first_gives_only_the_largest_initial_network_a_child_first() -> None:
+    """``lemonade-largefirst``: the initial network with the most parameters is the
+    parent until it has a child, whatever its trial number; the others are left to
+    inverse density, as is everything once it is gone from the population."""
+    study = optuna.create_study(directions=["minimize", "minimize"])
+    for error, params in [(0.10, 144954), (0.17, 6534), (0.11, 36770)]:
+        study.add_trial(optuna.trial.create_trial(values=[error, params]))
+    first = _search_runs.InitialFirst(3, largest_only=True)
+    first.study = study
+    population = np.array([[6534.0], [36770.0], [144954.0]])
+    assert first(population, population).tolist() == [0, 0, 1]
+    # Dominated before its first child: density decides, not the next initial network.
+    without_largest = population[:2]
+    p = first(without_largest, without_largest)
+    assert np.allclose(p, _search_runs.inverse_density(without_largest, without_largest))
+    child = optuna.trial.create_trial(values=[0.09, 181978], user_attrs={"lemonade_parent": 0})
+    study.add_trial(child)
+    grown = np.vstack([population, [[181978.0]]])
+    assert np.allclose(first(grown, grown), _search_runs.inverse_density(grown, grown))

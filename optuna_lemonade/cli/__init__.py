@@ -103,6 +103,7 @@ def _search(argv: Sequence[str] | None, stopper: Stopper) -> int:
             n_proposals=args.n_proposals,
             operators=args.operators,
             cut_placement=args.cut_placement,
+            largest_initial_first=args.largest_initial_first,
             seed=args.seed,
         )
         optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -163,6 +163,13 @@ def command_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argum
         "population's median only (default: uniform)",
     )
     searching.add_argument(
+        "--largest-initial-first",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="make the first child a child of the largest initial network, so that the "
+        "front keeps its large end (default: off)",
+    )
+    searching.add_argument(
         "--seed", type=int, default=0, help="seed of the data split and decisions (default: 0)"
     )
     latency = search.add_argument_group(

@@ -11,6 +11,7 @@ from optuna.trial import FrozenTrial
 
 from optuna_lemonade import _optuna_compat as compat
 from optuna_lemonade._warning import LemonadeWarning
+from optuna_lemonade.architecture import analytic_num_params
 from optuna_lemonade.architecture import Architecture
 from optuna_lemonade.checkpoints import CheckpointError
 from optuna_lemonade.checkpoints import CheckpointStore
@@ -43,12 +44,21 @@ class DecisionMaker:
         store: CheckpointStore,
         decisions: DecisionCache,
         eligible: _population.Eligibility,
+        *,
+        largest_initial_first: bool = False,
     ) -> None:
         self._settings = settings
         self._initial = list(initial)
         self._store = store
         self._decisions = decisions
         self._eligible = eligible
+        # The trial number of the initial network with the most parameters (initial
+        # networks are trained by trial number), or None.
+        self._largest_initial = (
+            max(range(len(self._initial)), key=lambda i: analytic_num_params(self._initial[i]))
+            if largest_initial_first
+            else None
+        )
 
     def __call__(
         self,
@@ -130,6 +140,24 @@ class DecisionMaker:
     def _restart(self, rng: np.random.Generator) -> Decision:
         return self._from_scratch(int(rng.integers(len(self._initial))), "restart", rng)
 
+    def _first_parent(
+        self,
+        population: list[tuple[FrozenTrial, Decision]],
+        made: set[tuple[int, Architecture]],
+    ) -> int | None:
+        """The parent the next child must have, as an index into the population, or None.
+
+        With ``largest_initial_first``, the initial network with the most parameters,
+        while it is in the population and no decision has made a child of it yet;
+        otherwise None, and parents are drawn by selection.
+        """
+        if self._largest_initial is None:
+            return None
+        for index, (parent, decision) in enumerate(population):
+            if parent.number == self._largest_initial and decision.kind == "initial":
+                return None if any(i == index for i, _ in made) else index
+        return None
+
     def _propose(
         self,
         trial: FrozenTrial,
@@ -147,6 +175,7 @@ class DecisionMaker:
             [values(d.architecture, d.cheap_objectives) for d in running],
             made,
             rng,
+            parent=self._first_parent(population, made),
         )
         if proposal is None:
             return None

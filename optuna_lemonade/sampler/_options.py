@@ -93,6 +93,12 @@ def cut_placement(value: CutPlacement) -> CutPlacement:
     return value
 
 
+def flag(name: str, value: bool) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
 def heartbeats(interval: float | None, grace_period: float | None) -> None:
     for name, value in (("heartbeat_interval", interval), ("grace_period", grace_period)):
         if value is not None and (

@@ -83,12 +83,15 @@ def propose_child(
     running_values: Sequence[Sequence[float]],
     made: Collection[tuple[int, Architecture]],
     rng: np.random.Generator,
+    *,
+    parent: int | None = None,
 ) -> Proposal | None:
     """LEMONADE's two-stage sampling of the next child to train.
 
     Draws up to ``n_proposals`` candidate children, each of a parent drawn by
-    ``parent_selection`` and a random operator, and picks one with ``child_selection``
-    against the population and the running trials (so parallel workers spread out).
+    ``parent_selection`` (or of ``parent`` when given) and a random operator, and picks
+    one with ``child_selection`` against the population and the running trials (so
+    parallel workers spread out).
 
     Args:
         settings: The sampler's fixed options.
@@ -98,11 +101,17 @@ def propose_child(
         made: ``(parent index, child architecture)`` pairs already made or being made;
             such repeats are proposed only when nothing new can be.
         rng: Every random choice comes from it.
+        parent: The parent of every candidate (an index into ``parents``), instead of
+            drawing them by ``parent_selection``.
 
     Returns:
-        The proposal, or None when no operator applies to any parent.
+        The proposal, or None when no operator applies to any parent (to ``parent``).
     """
-    parent_p = settings.parent_selection(parent_values, parent_values)
+    if parent is None:
+        parent_p = settings.parent_selection(parent_values, parent_values)
+    else:
+        parent_p = np.zeros(len(parents))
+        parent_p[parent] = 1.0
     by_size = cuts_by_size(settings.cut_placement, parents)
     candidates: list[Proposal] = []
     repeats: list[Proposal] = []

@@ -18,6 +18,7 @@ from optuna_lemonade.checkpoints import CHECKPOINT_KEY
 from optuna_lemonade.checkpoints import CheckpointStore
 from optuna_lemonade.sampler import Decision
 from optuna_lemonade.sampler import DECISION_KEY
+from tests.conftest import subprocess_env
 
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ def unique_name() -> str:
 
 
 def start_worker(*args: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = subprocess_env()
     return subprocess.Popen(
         [sys.executable, "-m", "tests.distributed._worker", *args],
         cwd=ROOT,

@@ -118,3 +118,9 @@ def test_the_default_artifact_store_announces_its_directory(
     LemonadeSampler(space, artifact_store=FileSystemArtifactStore(tmp_path))
     assert "checkpoints go to" not in capfd.readouterr().err
     assert not (tmp_path / "lemonade-checkpoints").exists()  # made on the first save only
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None])
+def test_bad_largest_initial_first(space, value) -> None:
+    with pytest.raises(TypeError, match="largest_initial_first must be True or False"):
+        LemonadeSampler(space, largest_initial_first=value)

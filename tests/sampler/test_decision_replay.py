@@ -1,9 +1,11 @@
 """The same seed gives the same decisions as recorded: refactors must keep the search.
 
 ``tests/sampler/data/decision_replay.json`` was recorded before the sampler was split
-into modules (issue 10); the scenario with cuts by size when they became an option
-(issue 12). To record again after a change that is meant to alter the
-decisions, run ``OPTUNA_LEMONADE_RECORD_DECISIONS=1 python -m pytest
+into modules (issue 10); the scenarios with cuts by size and with the largest initial
+network's child first when they became options (issue 12). Every scenario names its
+options, so that a change of the defaults leaves them as recorded. To record again
+after a change that is meant to alter the decisions, run
+``OPTUNA_LEMONADE_RECORD_DECISIONS=1 python -m pytest
 tests/sampler/test_decision_replay.py`` and say why in the commit.
 """
 
@@ -42,6 +44,14 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "keep": "all",
         "cut": "by_size_below_median",
     },
+    # Recorded when largest_initial_first became an option (issue 12).
+    "largest-initial-first-seed3": {
+        "seed": 3,
+        "cheap": ("params",),
+        "keep": "all",
+        "cut": "by_size_below_median",
+        "first": True,
+    },
 }
 N_TRIALS = 40
 
@@ -56,6 +66,7 @@ def _replay(name: str, tmp_path: pathlib.Path) -> list[dict[str, Any]]:
         artifact_store=FileSystemArtifactStore(store),
         keep_checkpoints=options["keep"],
         cut_placement=options["cut"],
+        largest_initial_first=options.get("first", False),
         seed=options["seed"],
     )
     study = optuna.create_study(directions=["minimize"] * 3, sampler=sampler)

@@ -4,9 +4,11 @@ cuts are drawn by size where the cut placement says."""
 from __future__ import annotations
 
 import math
+import pathlib
 
 import numpy as np
 import optuna
+from optuna.artifacts import FileSystemArtifactStore
 from optuna.trial import TrialState
 import pytest
 from scipy.stats import binomtest
@@ -205,3 +207,69 @@ def test_cut_placement_reaches_the_operators(placement: str, expected: dict[int,
     assert {sizes.index(size) for size, _ in spy.calls} == {0, 1, 2}
     for size, by_size in spy.calls:
         assert by_size == expected[sizes.index(size)]
+
+
+def _synthetic_study(
+    directory: pathlib.Path, largest_initial_first: bool, seed: int
+) -> tuple[optuna.Study, LemonadeSampler]:
+    """A study of 1x28x28 networks, checkpoints in ``directory/seed``."""
+    sampler = LemonadeSampler(
+        SearchSpace((1, 28, 28), 10),
+        artifact_store=FileSystemArtifactStore(str(directory)),
+        largest_initial_first=largest_initial_first,
+        seed=seed,
+    )
+    study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
+    return study, sampler
+
+
+def _run(study: optuna.Study, sampler: LemonadeSampler, errors: dict[int, float], n: int) -> None:
+    """``n`` trials whose error falls with the parameters, or is ``errors[params]``."""
+
+    def objective(trial: optuna.Trial) -> tuple[float, float]:
+        child = sampler.child(trial)
+        child.save()
+        params = child.cheap_objectives["params"]
+        return errors.get(int(params), 1.0 / math.log(params)), params
+
+    study.optimize(objective, n_trials=n)
+
+
+def test_largest_initial_first_makes_the_first_child_of_the_largest_initial_network(
+    tmp_path: pathlib.Path,
+) -> None:
+    """The first child's parent is trial 2 (145k parameters) on every seed; without the
+    option it is drawn by density, and not always trial 2; after the first child the
+    option draws by density again."""
+    parents_without = set()
+    later = set()
+    for seed in range(6):
+        study, sampler = _synthetic_study(tmp_path, True, seed)
+        _run(study, sampler, {}, 8)
+        decisions = [sampler.decision(t) for t in study.trials]
+        assert decisions[3].kind == "child" and decisions[3].parent == 2, seed
+        later.update(d.parent for d in decisions[4:])
+        study, sampler = _synthetic_study(tmp_path, False, seed)
+        _run(study, sampler, {}, 4)
+        parents_without.add(sampler.decision(study.trials[3]).parent)
+    assert parents_without != {2}
+    assert len(later) > 1
+
+
+def test_largest_initial_first_skips_a_dominated_or_already_parent_network(
+    tmp_path: pathlib.Path,
+) -> None:
+    # The 145k network worse than the 37k one: off the front, not a parent.
+    study, sampler = _synthetic_study(tmp_path, True, 0)
+    sizes = [count_params(a) for a in SearchSpace((1, 28, 28), 10).initial_architectures()]
+    _run(study, sampler, {sizes[1]: 0.10, sizes[2]: 0.20}, 5)
+    assert all(sampler.decision(t).parent != 2 for t in study.trials[3:])
+    # A child of it running (ask and tell, two workers): the next child is not forced.
+    parents = set()
+    for seed in range(6):
+        study, sampler = _synthetic_study(tmp_path, True, seed)
+        _run(study, sampler, {}, 3)
+        first, second = study.ask(), study.ask()
+        assert sampler.decision(first).parent == 2
+        parents.add(sampler.decision(second).parent)
+    assert parents != {2}
