@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import pathlib
+import warnings
 
 import numpy as np
 import optuna
@@ -22,6 +23,7 @@ from optuna_lemonade.morphisms import NotApplicable
 from optuna_lemonade.morphisms import Operator
 from optuna_lemonade.sampler import inverse_density
 from optuna_lemonade.sampler import LemonadeSampler
+from optuna_lemonade.sampler import LemonadeWarning
 from optuna_lemonade.sampler import reflected_inverse_density
 from optuna_lemonade.sampler import uniform
 from optuna_lemonade.sampler._proposal import ProposalSettings
@@ -273,3 +275,38 @@ def test_largest_initial_first_skips_a_dominated_or_already_parent_network(
         assert sampler.decision(first).parent == 2
         parents.add(sampler.decision(second).parent)
     assert parents != {2}
+
+
+class _NotForTheLargest(Operator):
+    """``widen``, but with no valid place in networks of 100k parameters or more."""
+
+    name = "widen_small"
+    exact = True
+
+    def __init__(self) -> None:
+        from optuna_lemonade.morphisms import get_operator
+
+        self._widen = get_operator("widen")
+
+    def candidates(self, arch: Architecture, space: SearchSpace) -> list[Mutation]:
+        return [] if count_params(arch) >= 100_000 else self._widen.candidates(arch, space)
+
+
+def test_largest_initial_first_falls_back_when_no_operator_applies_to_it(
+    tmp_path: pathlib.Path,
+) -> None:
+    """The 145k initial network cannot be a parent with these operators: the first
+    child is drawn from the others, with no warning and no restart."""
+    sampler = LemonadeSampler(
+        SearchSpace((1, 28, 28), 10),
+        operators=[_NotForTheLargest()],
+        artifact_store=FileSystemArtifactStore(str(tmp_path)),
+        largest_initial_first=True,
+        seed=0,
+    )
+    study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LemonadeWarning)
+        _run(study, sampler, {}, 5)
+    decisions = [sampler.decision(t) for t in study.trials[3:]]
+    assert all(d.kind == "child" and d.parent in (0, 1) for d in decisions)
