@@ -197,6 +197,7 @@ class LemonadeSampler(BaseSampler):
             cut_placement=_options.cut_placement(cut_placement),
         )
         self._initial = _options.initial_architectures(space, initial_architectures)
+        largest_first = _options.flag("largest_initial_first", largest_initial_first)
         self._store = CheckpointStore(artifact_store)
         self._entropy = _options.seed_entropy(seed)
         self._independent = independent_sampler or RandomSampler(seed=seed)
@@ -215,7 +216,7 @@ class LemonadeSampler(BaseSampler):
             self._store,
             self._decisions,
             self._eligible,
-            largest_initial_first=_options.flag("largest_initial_first", largest_initial_first),
+            largest_initial_first=largest_first,
         )
         self._lock = threading.Lock()
         self._parents: dict[int, GraphNetwork] = {}  # trial id -> loaded parent model
