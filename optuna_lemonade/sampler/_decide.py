@@ -168,23 +168,21 @@ class DecisionMaker:
         parents = [t for t, _ in population]
         made, running = _population.made_and_running(trials, trial, parents, self._decisions.get)
         values = self._settings.values
+        arguments = (
+            self._settings,
+            [d.architecture for _, d in population],
+            np.array([values(d.architecture, d.cheap_objectives) for _, d in population]),
+            [values(d.architecture, d.cheap_objectives) for d in running],
+            made,
+            rng,
+        )
         first = self._first_parent(population, made)
-        proposal = None
-        for parent_index in (first, None) if first is not None else (None,):
-            # When no operator applies to the first parent (custom operators, a network
-            # at the search space's limits), the others are tried: else every later
-            # trial would be forced to it again, and restart.
-            proposal = propose_child(
-                self._settings,
-                [d.architecture for _, d in population],
-                np.array([values(d.architecture, d.cheap_objectives) for _, d in population]),
-                [values(d.architecture, d.cheap_objectives) for d in running],
-                made,
-                rng,
-                parent=parent_index,
-            )
-            if proposal is not None:
-                break
+        proposal = propose_child(*arguments, parent=first)
+        if proposal is None and first is not None:
+            # No operator applies to the first parent (custom operators, a network at
+            # the search space's limits): the others are tried, else every later trial
+            # would be forced to it again, and restart.
+            proposal = propose_child(*arguments)
         if proposal is None:
             return None
         parent = parents[proposal.parent]
