@@ -57,6 +57,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lemonade-bigcut": {"cut_placement": "by_size"},
     "lemonade-smallcut": {"cut_placement": "by_size_below_median"},
     "lemonade-largefirst": {"largest_first": True, "cut_placement": "by_size_below_median"},
+    "lemonade-largefirst-uniform": {"largest_initial_first": True},
 }
 """LEMONADE's variants: the defaults, and one change each (the ablations).
 
@@ -199,6 +200,14 @@ epochs, and keep them:
   / -0.2 points at <= 5k / 10k / 25k / 100k / any against the defaults, ahead of the
   strongest baseline at every cap on validation and test; HV -0.054, the log-scaled
   target missed (0.53); not adopted.
+* ``lemonade-largefirst-uniform``: today's defaults (shrinking cuts placed uniformly),
+  but the first child is a child of the largest initial network, through the sampler's
+  own option (``LemonadeSampler(largest_initial_first=True)``) rather than a prototype:
+  whether keeping the large end alone lifts the front at <= 100k and any size without
+  the smaller end's losses that ``lemonade-largefirst`` bought with its cuts by size.
+  Measured on 2026-11-30 at 20 minutes, seeds 0-2: the best any-size networks of every
+  variant (8.75 % validation, 9.89 % test), but 81 networks per run against 104, 0.14
+  points behind TPE-6 at <= 100k and both hypervolumes lower; dropped.
 
 ``lemonade-pool3`` and ``lemonade-double-large``, the ablations that made today's initial
 networks the default, are not variants any more: their runs are labelled ``lemonade``.

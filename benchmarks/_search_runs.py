@@ -284,6 +284,11 @@ class Run:
                     if "cut_placement" in self.variant
                     else {}
                 ),
+                **(
+                    {"largest_initial_first": True}
+                    if self.variant.get("largest_initial_first")
+                    else {}
+                ),
                 **(selection if self.variant.get("uniform_selection") else {}),
                 **(
                     {"child_selection": cheaper_first}

@@ -186,7 +186,11 @@ def test_two_data_sets_and_five_objectives(
 ) -> None:
     objectives = "error:fashion-mnist,error:digits-28,params,macs,latency"
     argv = ["search", "--dataset", "fashion-mnist,digits-28", "--objectives", objectives]
-    argv += ["--train-size", "300", "--trials", "4", "--latency-repeats", "3", "--test", *FAST]
+    # Batches of 32: 20 steps per network, so that the initial networks learn whatever
+    # child the measured latency picks (with 128, 6 steps left all three at chance, and
+    # the test passed only when the child drawn happened to learn).
+    argv += ["--train-size", "300", "--batch-size", "32", "--trials", "4"]
+    argv += ["--latency-repeats", "3", "--test", *FAST]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "test error:fashion-mnist" in out and "test error:digits-28" in out
@@ -199,10 +203,9 @@ def test_two_data_sets_and_five_objectives(
         len(t.values) == 5 and all(0.0 <= error <= 1.0 for error in t.values[:2])
         for t in study.trials
     )
-    # Something was learned on Fashion-MNIST (chance: 0.9). Not every network: with 300
-    # images and 2 epochs the smallest initial networks and some children stay near
-    # chance (0.88-0.90), and which child comes depends on the measured latency.
-    assert min(t.values[0] for t in study.trials) < 0.85
+    # Something was learned on Fashion-MNIST (chance: 0.9) by the initial networks,
+    # which do not depend on the measured latency (0.39-0.62 when this was written).
+    assert min(t.values[0] for t in study.trials[:3]) < 0.85
     assert study.trials[0].user_attrs["lemonade_summary"].endswith("MACs")
 
 

@@ -167,7 +167,8 @@ def command_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argum
         action=argparse.BooleanOptionalAction,
         default=False,
         help="make the first child a child of the largest initial network, so that the "
-        "front keeps its large end (default: off)",
+        "front keeps its large end; meant with --cut-placement by_size_below_median "
+        "(default: off)",
     )
     searching.add_argument(
         "--seed", type=int, default=0, help="seed of the data split and decisions (default: 0)"

@@ -23,6 +23,17 @@ def _split(mapping: ChannelMap) -> tuple[torch.Tensor, torch.Tensor, torch.Tenso
     return old, indices[old], new
 
 
+def _keeps_order(mapping: ChannelMap) -> bool:
+    """Whether child channel ``i`` is parent channel ``i`` for every ``i`` (no new ones).
+
+    Most layers of a child are untouched by its mutation; copying them as a slice
+    instead of through index tensors (``index_select`` on both dimensions, then an
+    indexed assignment) saves a few milliseconds of a decision (about an eighth of
+    it was the transfer, at 1,000 trials). The values copied are the same.
+    """
+    return all(source == index for index, source in enumerate(mapping))
+
+
 def _copy_matrix(
     target: torch.Tensor, source: torch.Tensor, out_map: ChannelMap, in_map: ChannelMap
 ) -> None:
@@ -32,6 +43,9 @@ def _copy_matrix(
     channels are zeroed in the rows of old output channels, so new inputs do not change
     old outputs.
     """
+    if _keeps_order(out_map) and _keeps_order(in_map):
+        target.copy_(source[: len(out_map), : len(in_map)])
+        return
     rows, row_sources, _ = _split(out_map)
     cols, col_sources, new_cols = _split(in_map)
     block = source.index_select(0, row_sources).index_select(1, col_sources)
@@ -41,6 +55,9 @@ def _copy_matrix(
 
 
 def _copy_vector(target: torch.Tensor, source: torch.Tensor, mapping: ChannelMap) -> None:
+    if _keeps_order(mapping):
+        target.copy_(source[: len(mapping)])
+        return
     positions, sources, _ = _split(mapping)
     target[positions] = source.index_select(0, sources)
 

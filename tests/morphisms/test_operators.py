@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 import json
 
 import numpy as np
@@ -35,6 +36,25 @@ def _arch(
     return Architecture(shape, classes, nodes)
 
 
+def _mutations(
+    name: str, rng: np.random.Generator, *, count: int, tries: int
+) -> Iterator[tuple[Architecture, torch.nn.Module, Mutation]]:
+    """Up to ``count`` random networks (trained: perturbed) and a mutation of operator
+    ``name`` for each, from ``tries`` random starts."""
+    found = 0
+    for _ in range(tries):
+        if found == count:
+            return
+        arch, space = random_start(rng)
+        model = fresh_model(arch, rng)
+        try:
+            mutation, _ = propose(arch, name, rng, search_space=space)
+        except NotApplicable:
+            continue
+        found += 1
+        yield arch, model, mutation
+
+
 def test_the_exact_operators_are_the_papers_network_morphisms() -> None:
     assert set(EXACT_OPERATORS) == {
         "insert_conv",
@@ -57,15 +77,7 @@ def test_each_operators_exact_flag_matches_what_it_does(name: str) -> None:
     # (perturbed) networks; an approximate one changes it somewhere.
     rng = np.random.default_rng(7)
     deviations: list[float] = []
-    for _ in range(200):
-        if len(deviations) == 5:
-            break
-        arch, space = random_start(rng)
-        parent = fresh_model(arch, rng)
-        try:
-            mutation, _ = propose(arch, name, rng, search_space=space)
-        except NotApplicable:
-            continue
+    for arch, parent, mutation in _mutations(name, rng, count=5, tries=200):
         _, child = apply_mutation(arch, parent, mutation)
         assert mutation.exact == OPERATORS[name].exact
         x = sample_inputs(arch, rng)
@@ -453,3 +465,36 @@ def test_propose_passes_by_size_to_the_operator() -> None:
             arch, "prune_filters", np.random.default_rng(seed), search_space=space, by_size=True
         )
         assert got == expected
+
+
+@pytest.mark.parametrize("name", OPERATORS)
+def test_weights_copied_as_slices_equal_the_indexed_copy(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Layers whose channels keep their order are copied as slices (a speed-up): the
+    child's every weight and statistic is the same as through the channel maps' index
+    tensors, for every operator, exact or not."""
+    import optuna_lemonade.morphisms._transfer as transfer
+
+    keeps_order = transfer._keeps_order
+    sliced = []
+
+    def recording(mapping: tuple[int, ...]) -> bool:
+        sliced.append(keeps_order(mapping))
+        return sliced[-1]
+
+    rng = np.random.default_rng(list(OPERATORS).index(name) + 500)
+    compared = 0
+    for arch, model, mutation in _mutations(name, rng, count=8, tries=60):
+        monkeypatch.setattr(transfer, "_keeps_order", recording)
+        _, fast = apply_mutation(arch, model, mutation)
+        monkeypatch.setattr(transfer, "_keeps_order", lambda mapping: False)
+        _, indexed = apply_mutation(arch, model, mutation)
+        monkeypatch.undo()
+        expected = indexed.state_dict()
+        assert fast.state_dict().keys() == expected.keys()
+        for key, value in fast.state_dict().items():
+            assert torch.equal(value, expected[key]), (name, key)
+        compared += 1
+    assert compared == 8, f"{name} applied only {compared} times"
+    assert any(sliced)  # the fast path was taken
