@@ -200,6 +200,7 @@ class DeletionLog:
         self._log = WorkerLog(DELETION_LOG_PREFIX)
         self._lock = threading.Lock()
         self._logged: dict[int, set[int]] = {}  # study id -> trial ids in the entries
+        self._swept: set[int] = set()  # study ids whose interrupted deletions were redone
 
     def record(self, study: optuna.Study, trial: FrozenTrial, artifact_id: str) -> bool:
         """Record that ``trial``'s checkpoint is being deleted, before the file goes.
@@ -215,6 +216,52 @@ class DeletionLog:
             logged.add(compat.trial_id(trial))
         self._log.append(study, [[compat.trial_id(trial), artifact_id]])
         return True
+
+    def first_look(self, study: optuna.Study) -> bool:
+        """True the first time this worker asks about ``study``, then False."""
+        with self._lock:
+            seen = compat.study_id(study) in self._swept
+            self._swept.add(compat.study_id(study))
+        return not seen
+
+    def own(self, key: str) -> bool:
+        """Whether the study system attribute ``key`` is this worker's own log."""
+        return self._log.owns(key)
+
+
+INTERRUPTED_TAIL = 8
+"""Entries at the end of each worker's deletion log that a kill may have left logged
+but not deleted: a worker logs a deletion, then removes the file, then logs the next,
+so a kill leaves at most one per thread (``n_jobs``), the last of its log."""
+
+
+def interrupted_deletions(attrs: dict[str, Any], own: Callable[[str], bool]) -> list[str]:
+    """Artifact ids that workers logged as deleted last, and may not have removed.
+
+    Args:
+        attrs: The study's system attributes.
+        own: Whether a key is the calling worker's own log (left out).
+
+    Returns:
+        The last :data:`INTERRUPTED_TAIL` entries' artifact ids of each other worker's
+        deletion log (valid entries only).
+    """
+    logs: dict[str, list[tuple[int, list[Any]]]] = {}
+    for key, value in attrs.items():
+        if not key.startswith(DELETION_LOG_PREFIX) or own(key) or not isinstance(value, list):
+            continue
+        worker, _, chunk = key[len(DELETION_LOG_PREFIX) :].rpartition(":")
+        if chunk.isdigit():
+            logs.setdefault(worker, []).append((int(chunk), value))
+    result = []
+    for chunks in logs.values():
+        entries = [entry for _, value in sorted(chunks) for entry in value]
+        result += [
+            entry[1]
+            for entry in entries[-INTERRUPTED_TAIL:]
+            if isinstance(entry, list) and len(entry) == 2 and isinstance(entry[1], str)
+        ]
+    return result
 
 
 @dataclasses.dataclass

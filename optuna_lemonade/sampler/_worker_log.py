@@ -37,6 +37,10 @@ class WorkerLog:
         self._lock = threading.Lock()
         self._logs: dict[int, list[Any]] = {}  # study id -> all entries
 
+    def owns(self, key: str) -> bool:
+        """Whether the study system attribute ``key`` is one of this worker's."""
+        return key.startswith(f"{self._prefix}{self._worker}:")
+
     def append(self, study: optuna.Study, entries: list[Any]) -> None:
         """Append ``entries`` (JSON-serialisable) to this worker's log in ``study``."""
         if not entries:

@@ -187,3 +187,24 @@ def test_a_tampered_deletion_log_is_ignored_with_a_warning(space, store, data, v
     with pytest.warns(LemonadeWarning, match="forged:0' holds an entry that is not"):
         study.optimize(objective, n_trials=4)
     assert [t.state for t in study.trials].count(TrialState.COMPLETE) == 8
+
+
+def test_a_deletion_interrupted_by_a_kill_is_redone_by_the_next_worker(
+    space, store, data, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker killed between logging a deletion and removing the file left the file
+    behind; the next worker's first decision removes it."""
+    first = LemonadeSampler(space, artifact_store=store, seed=0, keep_checkpoints="population")
+    study = optuna.create_study(directions=["minimize", "minimize"], sampler=first)
+    study.optimize(make_objective(first, data), n_trials=12)
+    before = deleted_checkpoints(study)
+    with monkeypatch.context() as patch:  # "killed" after each log entry, before the delete
+        patch.setattr(first._store, "remove", lambda artifact_id: False)
+        study.optimize(make_objective(first, data), n_trials=4)
+    left = {a for n, a in deleted_checkpoints(study).items() if n not in before}
+    assert left and left <= _files(store)  # logged as deleted, still there
+    second = LemonadeSampler(space, artifact_store=store, seed=1, keep_checkpoints="population")
+    study = optuna.load_study(study_name=study.study_name, storage=study._storage, sampler=second)
+    study.tell(study.ask(), state=TrialState.FAIL)
+    assert not left & _files(store)
+    assert set(deleted_checkpoints(study).values()).isdisjoint(_files(store))
