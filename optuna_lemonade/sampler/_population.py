@@ -12,6 +12,7 @@ import dataclasses
 import math
 import threading
 from typing import Any
+from typing import TypeGuard
 import warnings
 
 import numpy as np
@@ -127,12 +128,7 @@ def _deleted(attrs: dict[str, Any]) -> dict[int, str]:
         if key.startswith(DELETION_LOG_PREFIX):
             entries = value if isinstance(value, list) else [None]
             for entry in entries:
-                if (
-                    isinstance(entry, list)
-                    and len(entry) == 2
-                    and _is_trial_id(entry[0])
-                    and isinstance(entry[1], str)
-                ):
+                if _is_log_entry(entry):
                     deleted[entry[0]] = entry[1]
                 else:  # only optuna-lemonade writes these keys, always so
                     _ignore(key, "holds an entry that is not [trial id, artifact id]")
@@ -157,6 +153,16 @@ def unreadable(attrs: dict[str, Any]) -> set[int]:
 
 def _is_trial_id(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_log_entry(entry: object) -> TypeGuard[list[Any]]:
+    """Whether ``entry`` of a deletion log is ``[trial id, artifact id]``."""
+    return (
+        isinstance(entry, list)
+        and len(entry) == 2
+        and _is_trial_id(entry[0])
+        and isinstance(entry[1], str)
+    )
 
 
 def _trial_in_key(key: str, prefix: str) -> int | None:
@@ -224,44 +230,23 @@ class DeletionLog:
             self._swept.add(compat.study_id(study))
         return not seen
 
-    def own(self, key: str) -> bool:
-        """Whether the study system attribute ``key`` is this worker's own log."""
-        return self._log.owns(key)
+    def interrupted(self, attrs: dict[str, Any]) -> list[str]:
+        """Artifact ids that other workers logged as deleted last, and may not have removed.
+
+        The last :data:`INTERRUPTED_TAIL` valid entries of each other worker's log in
+        ``attrs`` (the study's system attributes).
+        """
+        return [
+            entry[1]
+            for entry in self._log.others_last(attrs, INTERRUPTED_TAIL)
+            if _is_log_entry(entry)
+        ]
 
 
 INTERRUPTED_TAIL = 8
 """Entries at the end of each worker's deletion log that a kill may have left logged
 but not deleted: a worker logs a deletion, then removes the file, then logs the next,
 so a kill leaves at most one per thread (``n_jobs``), the last of its log."""
-
-
-def interrupted_deletions(attrs: dict[str, Any], own: Callable[[str], bool]) -> list[str]:
-    """Artifact ids that workers logged as deleted last, and may not have removed.
-
-    Args:
-        attrs: The study's system attributes.
-        own: Whether a key is the calling worker's own log (left out).
-
-    Returns:
-        The last :data:`INTERRUPTED_TAIL` entries' artifact ids of each other worker's
-        deletion log (valid entries only).
-    """
-    logs: dict[str, list[tuple[int, list[Any]]]] = {}
-    for key, value in attrs.items():
-        if not key.startswith(DELETION_LOG_PREFIX) or own(key) or not isinstance(value, list):
-            continue
-        worker, _, chunk = key[len(DELETION_LOG_PREFIX) :].rpartition(":")
-        if chunk.isdigit():
-            logs.setdefault(worker, []).append((int(chunk), value))
-    result = []
-    for chunks in logs.values():
-        entries = [entry for _, value in sorted(chunks) for entry in value]
-        result += [
-            entry[1]
-            for entry in entries[-INTERRUPTED_TAIL:]
-            if isinstance(entry, list) and len(entry) == 2 and isinstance(entry[1], str)
-        ]
-    return result
 
 
 @dataclasses.dataclass

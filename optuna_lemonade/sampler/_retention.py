@@ -15,7 +15,6 @@ from optuna_lemonade import _optuna_compat as compat
 from optuna_lemonade.checkpoints import CheckpointStore
 from optuna_lemonade.sampler._decision import Decision
 from optuna_lemonade.sampler._population import DeletionLog
-from optuna_lemonade.sampler._population import interrupted_deletions
 from optuna_lemonade.sampler._population import population
 from optuna_lemonade.sampler._population import Snapshot
 
@@ -99,7 +98,7 @@ def release_unused(
         # A worker killed between logging a deletion and removing the file left the file
         # behind, and no worker releases a logged checkpoint again: each worker redoes
         # the last deletions of the others' logs once (a missing file is no error).
-        for artifact_id in interrupted_deletions(snapshot.attrs, log.own):
+        for artifact_id in log.interrupted(snapshot.attrs):
             store.remove(artifact_id)
     front = population(snapshot.trials, study.directions, eligible, snapshot.withdrawn)
     checkpoints = releasable(

@@ -37,9 +37,23 @@ class WorkerLog:
         self._lock = threading.Lock()
         self._logs: dict[int, list[Any]] = {}  # study id -> all entries
 
-    def owns(self, key: str) -> bool:
-        """Whether the study system attribute ``key`` is one of this worker's."""
-        return key.startswith(f"{self._prefix}{self._worker}:")
+    def others_last(self, attrs: dict[str, Any], count: int) -> list[Any]:
+        """The last ``count`` entries of every other worker's log in ``attrs``.
+
+        ``attrs`` are the study's system attributes; workers come in no particular
+        order, and keys that do not hold a list are left out.
+        """
+        logs: dict[str, list[tuple[int, list[Any]]]] = {}
+        for key, value in attrs.items():
+            if not key.startswith(self._prefix) or not isinstance(value, list):
+                continue
+            worker, _, chunk = key[len(self._prefix) :].rpartition(":")
+            if worker != self._worker and chunk.isdigit():
+                logs.setdefault(worker, []).append((int(chunk), value))
+        result = []
+        for chunks in logs.values():
+            result += [entry for _, value in sorted(chunks) for entry in value][-count:]
+        return result
 
     def append(self, study: optuna.Study, entries: list[Any]) -> None:
         """Append ``entries`` (JSON-serialisable) to this worker's log in ``study``."""
