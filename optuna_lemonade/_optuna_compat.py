@@ -119,6 +119,51 @@ def set_trial_system_attr(
     storage.set_trial_system_attr(trial_id(trial), key, value)
 
 
+def set_trial_attrs(
+    storage: BaseStorage,
+    trial: optuna.Trial | FrozenTrial,
+    *,
+    system: dict[str, Any],
+    user: dict[str, Any],
+) -> None:
+    """Write several system and user attributes of a running trial at once.
+
+    On an RDB storage they share one transaction; elsewhere each is a public call.
+
+    Why private: the storage API writes one attribute per call, and on an RDB storage
+    each call is a transaction of its own (about 4 ms on SQLite at 1,000 trials, where
+    a decision writes its decision and three lineage attributes). ``RDBStorage``'s own
+    setters write each attribute with the private ``_set_trial_attr_without_commit``
+    inside the private ``_create_scoped_session``; here the writes share that session
+    and its commit. The storage reaches the RDB through ``_CachedStorage``'s private
+    ``_backend``, which caches nothing of a running trial's attributes. A storage
+    without these names (another backend, another Optuna) gets the public calls.
+
+    Raises:
+        UpdateFinishedTrialError: If the trial has finished, as the public setters do;
+            on an RDB storage nothing is then written.
+    """
+    key = trial_id(trial)
+    backend = getattr(storage, "_backend", storage)
+    write = getattr(backend, "_set_trial_attr_without_commit", None)
+    sessions = getattr(backend, "scoped_session", None)
+    if not isinstance(backend, optuna.storages.RDBStorage) or write is None or sessions is None:
+        for name, value in system.items():
+            storage.set_trial_system_attr(key, name, value)
+        for name, value in user.items():
+            storage.set_trial_user_attr(key, name, value)
+        return
+    from optuna.storages._rdb import models
+    from optuna.storages._rdb.storage import _create_scoped_session
+
+    # True, as the public setters pass: a concurrent insert of the same key is no error.
+    with _create_scoped_session(sessions, True) as session:
+        for name, value in system.items():
+            write(session, models.TrialSystemAttributeModel, key, name, value)
+        for name, value in user.items():
+            write(session, models.TrialUserAttributeModel, key, name, value)
+
+
 def running_trial_system_attrs(trial: optuna.Trial) -> dict[str, Any]:
     """A running trial's system attributes as stored now.
 

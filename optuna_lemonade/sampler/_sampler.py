@@ -300,8 +300,13 @@ class LemonadeSampler(BaseSampler):
         decision, parent_model = self._decide(study, trial, rng, snapshot)
         self._measurements.save(study)
         decision = dataclasses.replace(decision, decided_at=time.time())
+        lineage = _lineage(decision)
         try:
-            compat.set_trial_system_attr(storage, trial, DECISION_KEY, decision.to_dict())
+            # One transaction on an RDB storage: the decision and the lineage that
+            # optuna-dashboard shows (four separate writes were a fifth of a decision).
+            compat.set_trial_attrs(
+                storage, trial, system={DECISION_KEY: decision.to_dict()}, user=lineage
+            )
         except UpdateFinishedTrialError as error:
             raise RuntimeError(
                 f"trial {trial.number} was failed by another worker while this one was "
@@ -311,6 +316,8 @@ class LemonadeSampler(BaseSampler):
                 "killed while holding the lock makes every worker wait)"
             ) from error
         self._decisions.put(trial, decision)
+        for key, value in lineage.items():  # the asking Trial's own view of them
+            trial.set_user_attr(key, value)
         if parent_model is not None:
             with self._lock:
                 self._parents[compat.trial_id(trial)] = parent_model
@@ -350,14 +357,15 @@ class LemonadeSampler(BaseSampler):
         """The network to train in ``trial``: call it in the objective.
 
         The first call builds the model (loading the parent's checkpoint and applying
-        the mutation) and mirrors the lineage into user attributes shown by
-        optuna-dashboard: ``lemonade_parent`` (the parent's trial number, ``None`` for an
-        initial network), ``lemonade_operator`` and ``lemonade_summary``, a line such as
+        the mutation) and records the operator (or ``"initial"``) as the trial's
+        categorical parameter ``lemonade_operator``, drawn from
+        :data:`OPERATOR_CHOICES`. Later calls in the same trial return the same
+        :class:`Child`. The lineage is in user attributes shown by optuna-dashboard from
+        the moment the trial is asked for (the decision writes them): ``lemonade_parent``
+        (the parent's trial number, ``None`` for an initial network),
+        ``lemonade_operator`` and ``lemonade_summary``, a line such as
         ``"6 layers: 3 conv3x3, 2 maxpool2; 24.1k params; 1.92M MACs"`` (the full
-        architecture is ``child.architecture``, :meth:`decision` and the checkpoint's);
-        and records the operator (or ``"initial"``) as the trial's categorical parameter
-        ``lemonade_operator``, drawn from :data:`OPERATOR_CHOICES`. Later calls in the
-        same trial return the same :class:`Child`.
+        architecture is ``child.architecture``, :meth:`decision` and the checkpoint's).
 
         Raises:
             RuntimeError: If this sampler did not start ``trial``.
@@ -387,10 +395,12 @@ class LemonadeSampler(BaseSampler):
         child = Child(
             trial=trial, decision=decision, model=model, teacher=teacher, store=self._store
         )
-        # Four writes: each is a transaction on an RDB storage.
-        trial.set_user_attr("lemonade_parent", decision.parent)
-        trial.set_user_attr("lemonade_operator", decision.operator)
-        trial.set_user_attr("lemonade_summary", summarize(decision.architecture))
+        # The decision wrote the lineage; a retry of a trial decided by an older version,
+        # or whose attributes were lost, writes what is missing.
+        stored = trial.user_attrs
+        for name, value in _lineage(decision).items():
+            if name not in stored or stored[name] != value:
+                trial.set_user_attr(name, value)
         self._record_operator(trial, decision.operator or "initial")
         with self._lock:
             self._children[key] = child
@@ -439,3 +449,12 @@ class LemonadeSampler(BaseSampler):
         withdrawn = _population.withdrawn(study)
         front = _population.population(trials, study.directions, self._eligible, withdrawn)
         return [trial for trial, _ in front]
+
+
+def _lineage(decision: Decision) -> dict[str, Any]:
+    """The user attributes that show a trial's lineage in optuna-dashboard."""
+    return {
+        "lemonade_parent": decision.parent,
+        "lemonade_operator": decision.operator,
+        "lemonade_summary": summarize(decision.architecture),
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pathlib
 import pickle
+import re
 import warnings
 
 import numpy as np
@@ -13,8 +14,10 @@ from optuna.artifacts import FileSystemArtifactStore
 from optuna.samplers import RandomSampler
 from optuna.trial import TrialState
 import pytest
+import sqlalchemy
 import torch
 
+from optuna_lemonade import _optuna_compat as compat
 from optuna_lemonade import SearchSpace
 from optuna_lemonade.architecture import summarize
 from optuna_lemonade.checkpoints import CHECKPOINT_KEY
@@ -204,6 +207,73 @@ def test_ask_and_tell_and_child_twice(space, store, data) -> None:
         study.tell(trial, (error, child.cheap_objectives["params"]))
     assert all(t.state == TrialState.COMPLETE for t in study.trials)
     assert sampler.decision(study.trials[-1]).kind == "child"
+
+
+def _lineage(trial: optuna.trial.FrozenTrial | optuna.Trial) -> tuple[object, ...]:
+    names = ("lemonade_parent", "lemonade_operator", "lemonade_summary")
+    return tuple(trial.user_attrs.get(name) for name in names)
+
+
+def test_lineage_is_stored_with_the_decision_in_one_transaction(
+    space, store, data, tmp_path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    sampler = LemonadeSampler(space, artifact_store=store, seed=0)
+    study = _study(sampler, url, "lineage")
+    study.optimize(make_objective(sampler, data), n_trials=4)
+    engine = compat.storage(study)._backend.engine  # type: ignore[attr-defined]
+    commits: list[str] = []  # the tables written by each commit that wrote
+    written: set[str] = set()
+
+    def statement(connection, cursor, sql: str, *args: object) -> None:
+        table = re.match(r"\s*(?:INSERT INTO|UPDATE|DELETE FROM)\s+(\w+)", sql, re.IGNORECASE)
+        if table is not None:
+            written.add(table.group(1))
+
+    def commit(connection) -> None:
+        if written:
+            commits.append(" ".join(sorted(written)))
+            written.clear()
+
+    sqlalchemy.event.listen(engine, "before_cursor_execute", statement)
+    sqlalchemy.event.listen(engine, "commit", commit)
+    trial = study.ask()
+    decision = sampler.decision(study.trials[-1])
+    assert decision is not None and decision.kind == "child"
+    expected = (decision.parent, decision.operator, summarize(decision.architecture))
+    # Asked, not yet built: the storage and the asking Trial both hold the lineage.
+    stored = study.trials[-1]
+    assert _lineage(stored) == expected and _lineage(trial) == expected
+    assert stored.system_attrs[DECISION_KEY] == decision.to_dict()
+    # Asked: Optuna's commits creating the trial, then one with the decision and lineage.
+    assert commits[-1] == "trial_system_attributes trial_user_attributes", commits
+    del commits[:]
+    sampler.child(trial)
+    assert commits == ["trial_params"]  # the operator parameter; no attribute again
+
+
+def test_child_writes_a_lineage_the_storage_lacks(
+    space, store, data, monkeypatch, tmp_path
+) -> None:
+    sampler = LemonadeSampler(space, artifact_store=store, seed=0)
+    study = _study(sampler, f"sqlite:///{tmp_path / 'study.db'}", "lacks")
+    study.optimize(make_objective(sampler, data), n_trials=4)
+
+    def decision_only(storage, trial, *, system, user) -> None:
+        for key, value in system.items():
+            storage.set_trial_system_attr(compat.trial_id(trial), key, value)
+
+    # As if decided by a version that wrote the lineage only in child().
+    monkeypatch.setattr(compat, "set_trial_attrs", decision_only)
+    asked = study.ask()
+    monkeypatch.undo()
+    assert _lineage(study.trials[-1]) == (None, None, None)
+    trial = optuna.Trial(study, compat.trial_id(asked))  # reads the storage again
+    sampler.child(trial)
+    decision = sampler.decision(study.trials[-1])
+    assert decision is not None and decision.parent is not None
+    expected = (decision.parent, decision.operator, summarize(decision.architecture))
+    assert _lineage(study.trials[-1]) == expected
 
 
 def test_fit_calls_back_after_every_step_and_saves_when_stopped(space, store, data) -> None:
