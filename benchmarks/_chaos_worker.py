@@ -89,7 +89,7 @@ def main() -> None:
 
     def objective(trial: optuna.Trial) -> tuple[float, float]:
         child = lemonade.child(trial)
-        error = child.fit(train, validation, epochs=1, device="cpu")
+        error = child.fit(train, validation, epochs=1, scale_epochs=False, device="cpu")
         return error, child.cheap_objectives["params"]
 
     done = 0

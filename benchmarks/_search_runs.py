@@ -32,9 +32,9 @@ from optuna_lemonade.morphisms import OPERATORS
 from optuna_lemonade.network import build_model
 from optuna_lemonade.sampler import inverse_density
 from optuna_lemonade.sampler import LemonadeSampler
-from optuna_lemonade.sampler import pareto_front
-from optuna_lemonade.sampler import reflected_inverse_density
 from optuna_lemonade.sampler import uniform
+from optuna_lemonade.sampler._population import pareto_front
+from optuna_lemonade.sampler._selection import reflected_inverse_density
 from optuna_lemonade.training import child_epochs
 from optuna_lemonade.training import evaluate
 from optuna_lemonade.training import fine_tune
@@ -364,6 +364,7 @@ class Run:
                 self.train,
                 self.validation,
                 epochs=epochs,
+                scale_epochs=False,  # the variant's own rule, applied above
                 lr=lr,
                 device=config.device,
                 callback=check,

@@ -58,13 +58,13 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
-from optuna_lemonade.checkpoints import CHECKPOINT_KEY
+from optuna_lemonade._storage_keys import CHECKPOINT_KEY
+from optuna_lemonade._storage_keys import DECISION_KEY
 from optuna_lemonade.checkpoints import CheckpointError
 from optuna_lemonade.checkpoints import CheckpointStore
-from optuna_lemonade.sampler import Decision
-from optuna_lemonade.sampler import DECISION_KEY
 from optuna_lemonade.sampler import deleted_checkpoints
 from optuna_lemonade.sampler import fail_trials_without_heartbeat
+from optuna_lemonade.sampler._decision import Decision
 
 
 HERE = pathlib.Path(__file__).parent

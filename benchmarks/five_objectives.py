@@ -36,10 +36,10 @@ from optuna.trial import TrialState
 from scipy import stats  # type: ignore[import-untyped]
 import torch
 
+from optuna_lemonade._storage_keys import DECISION_KEY
 from optuna_lemonade.cli import main as command
 from optuna_lemonade.latency import Latency
-from optuna_lemonade.sampler import Decision
-from optuna_lemonade.sampler import DECISION_KEY
+from optuna_lemonade.sampler._decision import Decision
 
 
 OBJECTIVES = ["error:fashion-mnist", "error:digits-28", "params", "macs", "latency"]

@@ -13,10 +13,20 @@ The package is layered, and data flows one way through it:
 * :mod:`optuna_lemonade.checkpoints`: networks saved as Optuna artifacts of trials;
 * :mod:`optuna_lemonade.sampler`: :class:`LemonadeSampler`, the Optuna glue;
 * :mod:`optuna_lemonade.training`: fine-tuning, evaluation and data sets for objectives;
-* :mod:`optuna_lemonade.cli`: the ``optuna-lemonade search`` command.
+* :mod:`optuna_lemonade.visualization`, :mod:`optuna_lemonade.dashboard`: figures and
+  optuna-dashboard pages;
+* :mod:`optuna_lemonade.export`: checkpoints to ONNX and ``torch.export`` programs;
+* :mod:`optuna_lemonade.cli`: the ``optuna-lemonade`` command.
+
+The method: Elsken, Metzen & Hutter, *Efficient Multi-Objective Neural Architecture
+Search via Lamarckian Evolution*, ICLR 2019 (arXiv:1804.09081).
 """
 
+from optuna_lemonade import export
 from optuna_lemonade import morphisms
+from optuna_lemonade import training
+from optuna_lemonade import visualization
+from optuna_lemonade._warning import LemonadeWarning
 from optuna_lemonade.architecture import Architecture
 from optuna_lemonade.architecture import Node
 from optuna_lemonade.architecture import SearchSpace
@@ -33,10 +43,14 @@ __all__ = [
     "Architecture",
     "Child",
     "LemonadeSampler",
+    "LemonadeWarning",
     "Node",
     "SearchSpace",
     "build_model",
     "count_macs",
     "count_params",
+    "export",
     "morphisms",
+    "training",
+    "visualization",
 ]

@@ -57,6 +57,18 @@ def retried_trial_number(trial: FrozenTrial) -> int | None:
 _ARTIFACTS_ATTR_PREFIX = "artifacts:"
 
 
+def warn_experimental_argument(name: str) -> None:
+    """Optuna's ExperimentalWarning for an option, worded as Optuna's own options are.
+
+    Why private: ``optuna._experimental.warn_experimental_argument`` is how Optuna marks
+    its experimental arguments, and there is no public form; users who filter Optuna's
+    experimental warnings then filter these too.
+    """
+    from optuna._experimental import warn_experimental_argument as warn
+
+    warn(name)
+
+
 def uploaded_by(trial: FrozenTrial, artifact_id: str) -> bool:
     """Whether Optuna recorded ``artifact_id`` as uploaded by ``trial`` itself."""
     meta = trial.system_attrs.get(_ARTIFACTS_ATTR_PREFIX + artifact_id)

@@ -17,10 +17,10 @@ import pytest
 import torch
 
 from optuna_lemonade import build_model
+from optuna_lemonade._storage_keys import DECISION_KEY
 from optuna_lemonade.cli import main
 from optuna_lemonade.sampler import Child
-from optuna_lemonade.sampler import Decision
-from optuna_lemonade.sampler import DECISION_KEY
+from optuna_lemonade.sampler._decision import Decision
 from optuna_lemonade.training._data import DEBIAN_FASHION_MNIST
 from tests.conftest import subprocess_env
 

@@ -15,12 +15,12 @@ import pytest
 import torch
 
 from optuna_lemonade import SearchSpace
+from optuna_lemonade._storage_keys import MEASURED_PREFIX
 from optuna_lemonade.cheap_objectives import analytic_num_macs
 from optuna_lemonade.cheap_objectives import SharedCheapObjective
 from optuna_lemonade.latency import Latency
 from optuna_lemonade.sampler import LemonadeSampler
 from optuna_lemonade.sampler import LemonadeWarning
-from optuna_lemonade.sampler._shared_measurements import MEASURED_PREFIX
 from tests.conftest import subprocess_env
 
 

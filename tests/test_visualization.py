@@ -19,6 +19,7 @@ from optuna_lemonade import _optuna_compat as compat
 from optuna_lemonade import Architecture
 from optuna_lemonade import Node
 from optuna_lemonade import SearchSpace
+from optuna_lemonade._storage_keys import OPERATOR_PARAM
 from optuna_lemonade.architecture import human_count
 from optuna_lemonade.architecture import summarize
 from optuna_lemonade.dashboard import annotate_trial
@@ -26,7 +27,6 @@ from optuna_lemonade.dashboard import GENEALOGY_ID
 from optuna_lemonade.dashboard import lineage
 from optuna_lemonade.dashboard import save_genealogy
 from optuna_lemonade.sampler import LemonadeSampler
-from optuna_lemonade.sampler import OPERATOR_PARAM
 from optuna_lemonade.visualization import matplotlib as vis_matplotlib
 from optuna_lemonade.visualization import plot_architecture
 from optuna_lemonade.visualization import plot_genealogy

@@ -39,27 +39,16 @@ class SearchSpace:
         initial_resolution: The initial architectures halve the resolution (2x2 max
             pooling) while the halved height and width are both at least this, at most
             four times: 3 gives stages at 28, 14, 7 and 3 for 28x28 images, 4 stops at
-            7. Why 3 and widths 4, 8, 16 (about 6k, 25k and 99k parameters on
-            Fashion-MNIST with ``initial_depth=1``): trained 3 epochs, these reach
-            13.1 % validation error at 25k and 11.6 % at 99k parameters where the
-            three-stage networks of widths 8, 16, 32 reached 19.3 % at 24k and 17.3 %
-            at 94k, in less time; and searches starting from them found better
-            networks at every size (``benchmarks/README.md``, ablation
-            ``lemonade-pool3``).
+            7. The defaults (3, and widths 4, 8, 16) are what the search benchmark
+            adopted (``benchmarks/README.md``).
         initial_depth: Conv-BN-ReLU layers in each stage of the initial architectures
             between the first (full resolution) and the last (lowest resolution),
             which keep one each: 2 gives two at 14x14 and 7x7 for 28x28 images, the
             shape of a plain hand-written CNN. One integer for every initial
             architecture, a sequence with one per entry of ``initial_widths``, or
             ``None`` (the default): 1 for the narrowest, 2 for the others (6.5k, 37k
-            and 145k parameters on Fashion-MNIST with the default widths). Why: in
-            20-minute searches on Fashion-MNIST (3 seeds) these reached 9.1 %
-            validation error at <= 100k parameters where three networks of depth 1
-            (6.5k, 25k, 99k) reached 9.7 %, better on every seed, and were ahead of
-            TPE at every size cap; three of depth 2 (9.5k, 37k, 145k) left the front
-            without a network under 5k parameters on one seed of three
-            (``benchmarks/README.md``, ablations ``lemonade-depth1`` and
-            ``lemonade-double``).
+            and 145k parameters on Fashion-MNIST with the default widths), as the
+            search benchmark adopted.
 
     Raises:
         ValueError: If an argument is invalid.

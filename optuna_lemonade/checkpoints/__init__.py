@@ -4,12 +4,10 @@ from optuna_lemonade.checkpoints._format import CheckpointError
 from optuna_lemonade.checkpoints._format import from_bytes
 from optuna_lemonade.checkpoints._format import StoreUnavailableError
 from optuna_lemonade.checkpoints._format import to_bytes
-from optuna_lemonade.checkpoints._store import CHECKPOINT_KEY
 from optuna_lemonade.checkpoints._store import CheckpointStore
 
 
 __all__ = [
-    "CHECKPOINT_KEY",
     "CheckpointError",
     "CheckpointStore",
     "StoreUnavailableError",

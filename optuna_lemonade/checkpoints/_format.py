@@ -10,8 +10,8 @@ from torch import nn
 
 from optuna_lemonade.architecture import Architecture
 from optuna_lemonade.network import check_model
+from optuna_lemonade.network import from_state_dict
 from optuna_lemonade.network import GraphNetwork
-from optuna_lemonade.network import load_model
 
 
 FORMAT = "optuna-lemonade.checkpoint"
@@ -119,7 +119,7 @@ def model_of(arch: Architecture, state: dict[str, torch.Tensor]) -> GraphNetwork
         CheckpointError: If the state dict does not fit the architecture.
     """
     try:
-        model = load_model(arch, state)
+        model = from_state_dict(arch, state)
     except ValueError as error:
         raise CheckpointError(
             f"checkpoint state_dict does not match its architecture: {error}"

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from optuna_lemonade import _optuna_compat as compat
+from optuna_lemonade._storage_keys import CHECKPOINT_KEY
 from optuna_lemonade._warning import LemonadeWarning
 from optuna_lemonade.architecture import Architecture
 from optuna_lemonade.checkpoints._format import CheckpointError
@@ -34,11 +35,6 @@ from optuna_lemonade.network import GraphNetwork
 
 if TYPE_CHECKING:
     from optuna_lemonade._optuna_compat import ArtifactStore
-
-
-CHECKPOINT_KEY = "lemonade:checkpoint"
-"""Trial system attribute holding the artifact id of the trial's checkpoint. It is set
-only after the artifact is fully written, so its presence means the file is complete."""
 
 
 @functools.lru_cache(maxsize=1 << 16)

@@ -39,8 +39,6 @@ from optuna_lemonade.cli._take_away import export_main
 from optuna_lemonade.cli._take_away import train_main
 from optuna_lemonade.latency import Latency
 from optuna_lemonade.sampler import LemonadeSampler
-from optuna_lemonade.training import child_epochs as scaled_child_epochs
-from optuna_lemonade.training import reference_macs
 from optuna_lemonade.training import Task
 
 
@@ -131,7 +129,6 @@ def _search(argv: Sequence[str] | None, stopper: Stopper) -> int:
     )
     fail_trials_left_running(study, args.grace_period)
     pages = Pages(study, artifact_store, enabled=not args.no_dashboard)
-    reference = reference_macs(space.initial_architectures())
 
     def objective(trial: optuna.Trial) -> list[float]:
         stopper.in_objective = trial.number
@@ -139,21 +136,20 @@ def _search(argv: Sequence[str] | None, stopper: Stopper) -> int:
             stopper.check()
             child = sampler.child(trial)
             pages.annotate(trial, child)
-            if child.parent is None:
-                epochs = initial_epochs
-            elif args.flat_child_epochs:
-                epochs = child_epochs
-            else:  # cheap children train longer
-                epochs = scaled_child_epochs(child_epochs, child.architecture, reference)
+            epochs = initial_epochs if child.parent is None else child_epochs
+            scale = not args.flat_child_epochs  # Child.fit trains cheap children longer
             start = time.perf_counter()
             if len(tasks) == 1:
+                train, validation = tasks[0].train, tasks[0].validation
                 errors = {
                     "error": child.fit(
-                        tasks[0].train, tasks[0].validation, epochs=epochs, lr=lr, device=device
+                        train, validation, epochs=epochs, scale_epochs=scale, lr=lr, device=device
                     )
                 }
             else:
-                by_task = child.fit_tasks(tasks, epochs=epochs, lr=lr, device=device)
+                by_task = child.fit_tasks(
+                    tasks, epochs=epochs, scale_epochs=scale, lr=lr, device=device
+                )
                 errors = {f"error:{name}": value for name, value in by_task.items()}
         finally:
             stopper.in_objective = None

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from optuna_lemonade.morphisms import OPERATORS
-from optuna_lemonade.sampler import CUT_PLACEMENTS
+from optuna_lemonade.sampler._cut_placement import CUT_PLACEMENTS
 from optuna_lemonade.training import DATASETS
 
 

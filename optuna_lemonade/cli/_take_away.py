@@ -12,6 +12,7 @@ from optuna.artifacts import FileSystemArtifactStore
 from optuna.trial import TrialState
 import torch
 
+from optuna_lemonade._storage_keys import DECISION_KEY
 from optuna_lemonade.architecture import summarize
 from optuna_lemonade.checkpoints import CheckpointError
 from optuna_lemonade.checkpoints import CheckpointStore
@@ -30,8 +31,7 @@ from optuna_lemonade.export import onnx_deviation
 from optuna_lemonade.export import program_deviation
 from optuna_lemonade.network import build_model
 from optuna_lemonade.network import GraphNetwork
-from optuna_lemonade.sampler import Decision
-from optuna_lemonade.sampler import DECISION_KEY
+from optuna_lemonade.sampler._decision import Decision
 from optuna_lemonade.training import evaluate
 from optuna_lemonade.training import fine_tune
 from optuna_lemonade.training import load_dataset

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterable
 from collections.abc import Mapping
+from collections.abc import Sequence
 import dataclasses
 from typing import Any
 from typing import ClassVar
@@ -157,12 +159,7 @@ class Operator(abc.ABC):
         """
 
     def propose(
-        self,
-        arch: Architecture,
-        rng: np.random.Generator,
-        space: SearchSpace,
-        *,
-        by_size: bool = False,
+        self, arch: Architecture, rng: np.random.Generator, space: SearchSpace
     ) -> tuple[Mutation, Architecture]:
         """Choose a random mutation whose child lies in ``space``.
 
@@ -174,11 +171,6 @@ class Operator(abc.ABC):
             arch: The parent architecture.
             rng: Source of every random choice.
             space: Limits the child must respect.
-            by_size: For an approximate (shrinking) operator, draw the order with
-                probability proportional to the parameters each candidate removes
-                instead of uniformly, so that a proposal is usually a large step down;
-                candidates that remove nothing are not tried. Ignored by exact
-                operators. Subclasses that override this method must accept it.
 
         Returns:
             The mutation (with a fresh seed) and the child architecture.
@@ -189,10 +181,28 @@ class Operator(abc.ABC):
         candidates = self.candidates(arch, space)
         if not candidates:
             raise NotApplicable(f"{self.name}: no valid place in this network")
-        if by_size and not self.exact:
-            order = self._order_by_size(arch, candidates, rng)
-        else:
-            order = rng.permutation(len(candidates))
+        return self.first_valid(arch, space, candidates, rng.permutation(len(candidates)), rng)
+
+    def first_valid(
+        self,
+        arch: Architecture,
+        space: SearchSpace,
+        candidates: Sequence[Mutation],
+        order: Iterable[int],
+        rng: np.random.Generator,
+    ) -> tuple[Mutation, Architecture]:
+        """The first of ``candidates``, taken in ``order``, whose child is valid in ``space``.
+
+        What :meth:`propose` does after drawing a random order; a strategy that orders
+        the candidates otherwise (the sampler's cuts by size) calls it with its own.
+        An approximate operator's child must have fewer parameters than ``arch``.
+
+        Returns:
+            The mutation, with a seed drawn from ``rng``, and the child architecture.
+
+        Raises:
+            NotApplicable: If no candidate in ``order`` is valid within the limits.
+        """
         for index in order:
             candidate = candidates[int(index)]
             try:
@@ -214,28 +224,6 @@ class Operator(abc.ABC):
             f"{self.name}: all {len(candidates)} candidate(s) are invalid or exceed the search "
             "space limits"
         )
-
-    def _order_by_size(
-        self, arch: Architecture, candidates: list[Mutation], rng: np.random.Generator
-    ) -> np.ndarray:
-        """Candidate indices drawn without replacement, weighted by parameters removed.
-
-        Efraimidis-Spirakis keys ``log(u) / w``, largest first: the first index is drawn
-        with probability proportional to its weight, and so on among the rest. Invalid
-        candidates and those that remove nothing get weight 0 and are left out.
-        """
-        size = analytic_num_params(arch)
-        removed = np.zeros(len(candidates))
-        for index, candidate in enumerate(candidates):
-            try:
-                removed[index] = max(0, size - analytic_num_params(candidate.apply(arch)))
-            except ValueError:
-                continue
-        usable = np.flatnonzero(removed > 0)
-        if not len(usable):
-            raise NotApplicable(f"{self.name}: no place in this network removes parameters")
-        keys = np.log(rng.random(len(usable))) / removed[usable]
-        return usable[np.argsort(-keys)]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

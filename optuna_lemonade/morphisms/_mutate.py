@@ -85,7 +85,6 @@ def propose(
     rng: np.random.Generator,
     *,
     search_space: SearchSpace | None = None,
-    by_size: bool = False,
 ) -> tuple[Mutation, Architecture]:
     """Choose a mutation of ``arch`` by ``operator``, without touching any weights.
 
@@ -94,9 +93,6 @@ def propose(
         operator: An operator name from :data:`OPERATORS` or an :class:`Operator`.
         rng: Source of the random choices.
         search_space: Limits the child must respect (default: none beyond validity).
-        by_size: For a shrinking operator, draw the place with probability proportional
-            to the parameters its cut removes instead of uniformly
-            (:meth:`Operator.propose`).
 
     Returns:
         The mutation, to be stored or applied with :func:`apply_mutation`, and the
@@ -117,8 +113,6 @@ def propose(
             f"the search space is for {space.input_shape} inputs and {space.num_classes} "
             f"classes, the architecture for {arch.input_shape} and {arch.num_classes}"
         )
-    if by_size:
-        return chosen.propose(arch, rng, space, by_size=True)
     return chosen.propose(arch, rng, space)
 
 

@@ -4,8 +4,8 @@ from optuna_lemonade.architecture import SeparableConv2d
 from optuna_lemonade.network._builder import build_model
 from optuna_lemonade.network._builder import check_model
 from optuna_lemonade.network._builder import check_state_dict
+from optuna_lemonade.network._builder import from_state_dict
 from optuna_lemonade.network._builder import GraphNetwork
-from optuna_lemonade.network._builder import load_model
 
 
 __all__ = [
@@ -14,5 +14,5 @@ __all__ = [
     "build_model",
     "check_model",
     "check_state_dict",
-    "load_model",
+    "from_state_dict",
 ]

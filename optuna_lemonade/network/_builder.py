@@ -144,7 +144,7 @@ def check_model(arch: Architecture, model: nn.Module) -> None:
     check_state_dict(arch, model.state_dict())
 
 
-def load_model(arch: Architecture, state: dict[str, torch.Tensor]) -> GraphNetwork:
+def from_state_dict(arch: Architecture, state: dict[str, torch.Tensor]) -> GraphNetwork:
     """Build ``arch`` with the weights of ``state``, skipping random initialisation.
 
     Raises:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Sequence
+import threading
 
 import optuna
+from optuna.trial import FrozenTrial
 import torch
 from torch import nn
 
+from optuna_lemonade import _optuna_compat as compat
 from optuna_lemonade.architecture import Architecture
 from optuna_lemonade.checkpoints import CheckpointStore
 from optuna_lemonade.morphisms import apply_mutation
@@ -15,6 +19,7 @@ from optuna_lemonade.network import build_model
 from optuna_lemonade.network import GraphNetwork
 from optuna_lemonade.sampler._decision import Decision
 from optuna_lemonade.training import Batches
+from optuna_lemonade.training import child_epochs
 from optuna_lemonade.training import evaluate
 from optuna_lemonade.training import evaluate_tasks
 from optuna_lemonade.training import fine_tune
@@ -55,6 +60,8 @@ class Child:
         cheap_objectives: The architecture's cheap objectives by name.
         exact: Whether the model computes its parent's function before fine-tuning
             (in eval mode); True without a parent.
+        checkpoint: The artifact id of the saved checkpoint, or None before
+            :meth:`save`.
     """
 
     def __init__(
@@ -65,6 +72,7 @@ class Child:
         model: nn.Module,
         teacher: nn.Module | None,
         store: CheckpointStore,
+        reference_macs: float,
     ) -> None:
         self.model = model
         self.architecture: Architecture = decision.architecture
@@ -75,6 +83,7 @@ class Child:
         self.cheap_objectives = dict(decision.cheap_objectives)
         self._trial = trial
         self._store = store
+        self._reference_macs = reference_macs
         self.checkpoint: str | None = None
 
     def save(self, model: nn.Module | None = None) -> str:
@@ -105,12 +114,26 @@ class Child:
             self._store.remove(previous)
         return self.checkpoint
 
+    def fine_tune_epochs(self, epochs: float) -> float:
+        """The epochs :meth:`fit` trains this network for, given base ``epochs``.
+
+        An initial network trains ``epochs``. A child cheaper than half the largest
+        initial network (in multiply-adds) trains longer, ``epochs * sqrt(reference /
+        its MACs)``, at most 3 times as long: it costs little per epoch and is far from
+        converged after a short fine-tune (:func:`~optuna_lemonade.training.child_epochs`,
+        the rule the search benchmark adopted).
+        """
+        if self.parent is None:
+            return epochs
+        return child_epochs(epochs, self.architecture, self._reference_macs)
+
     def fit(
         self,
         train_loader: Batches,
         validation_loader: Batches,
         *,
         epochs: float,
+        scale_epochs: bool = True,
         lr: float = 0.05,
         distillation_weight: float = 0.5,
         temperature: float = 4.0,
@@ -128,7 +151,9 @@ class Child:
         Args:
             train_loader: Batches of ``(inputs, labels)`` to train on.
             validation_loader: Batches to measure the error on.
-            epochs: Epochs of training (fractions allowed).
+            epochs: Epochs of training (fractions allowed); a cheap child trains
+                longer (:meth:`fine_tune_epochs`).
+            scale_epochs: False trains exactly ``epochs``.
             lr: Initial learning rate of the cosine schedule.
             distillation_weight: Weight of the distillation loss, with a teacher.
             temperature: Softmax temperature of the distillation loss.
@@ -145,7 +170,7 @@ class Child:
         fine_tune(
             self.model,
             train_loader,
-            epochs=epochs,
+            epochs=self.fine_tune_epochs(epochs) if scale_epochs else epochs,
             lr=lr,
             teacher=self.teacher,
             distillation_weight=distillation_weight,
@@ -163,6 +188,7 @@ class Child:
         tasks: Sequence[Task],
         *,
         epochs: float,
+        scale_epochs: bool = True,
         lr: float = 0.05,
         distillation_weight: float = 0.5,
         temperature: float = 4.0,
@@ -179,7 +205,9 @@ class Child:
 
         Args:
             tasks: The tasks, in the order of their heads (the same in every trial).
-            epochs: Epochs of training; an epoch is a pass over the largest task.
+            epochs: Epochs of training; an epoch is a pass over the largest task. A
+                cheap child trains longer (:meth:`fine_tune_epochs`).
+            scale_epochs: False trains exactly ``epochs``.
             lr: Initial learning rate of the cosine schedule.
             distillation_weight: Weight of the distillation loss, with a teacher.
             temperature: Softmax temperature of the distillation loss.
@@ -202,7 +230,7 @@ class Child:
         fine_tune_tasks(
             self.model,
             tasks,
-            epochs=epochs,
+            epochs=self.fine_tune_epochs(epochs) if scale_epochs else epochs,
             lr=lr,
             teacher=self.teacher,
             distillation_weight=distillation_weight,
@@ -219,3 +247,64 @@ class Child:
             "from scratch" if self.parent is None else f"{self.operator} of trial {self.parent}"
         )
         return f"Child(trial={self._trial.number}, {origin}, {self.cheap_objectives})"
+
+
+class Children:
+    """The children this process handed out, and the parents loaded for them.
+
+    ``before_trial`` loads a child's parent while deciding (:meth:`hold_parent`); the
+    objective's ``child()`` builds the child from it (:meth:`build`) and gets the same
+    :class:`Child` on later calls; ``after_trial`` lets both go (:meth:`finish`).
+    Shared by a sampler's threads (``n_jobs``).
+    """
+
+    def __init__(self, store: CheckpointStore, reference_macs: float) -> None:
+        self._store = store
+        self._reference_macs = reference_macs
+        self._lock = threading.Lock()
+        self._parents: dict[int, GraphNetwork] = {}  # trial id -> loaded parent model
+        self._children: dict[int, Child] = {}  # trial id -> child handed out
+
+    def hold_parent(self, trial: FrozenTrial, parent: GraphNetwork | None) -> None:
+        """Keep ``trial``'s loaded parent until its child is built."""
+        if parent is not None:
+            with self._lock:
+                self._parents[compat.trial_id(trial)] = parent
+
+    def handed_out(self, trial: optuna.Trial) -> Child | None:
+        """The child already built for ``trial``, or None."""
+        with self._lock:
+            return self._children.get(compat.trial_id(trial))
+
+    def build(
+        self,
+        trial: optuna.Trial,
+        decision: Decision,
+        load_model: Callable[[FrozenTrial], GraphNetwork],
+    ) -> Child:
+        """Build ``trial``'s child from the held parent, or from ``load_model``'s."""
+        key = compat.trial_id(trial)
+        with self._lock:
+            parent = self._parents.pop(key, None)
+        if decision.kind == "child" and parent is None:  # decided by another process
+            assert decision.parent_trial_id is not None
+            storage = compat.trial_storage(trial)
+            parent = load_model(compat.get_trial(storage, decision.parent_trial_id))
+        model, teacher = build_networks(decision, parent)
+        child = Child(
+            trial=trial,
+            decision=decision,
+            model=model,
+            teacher=teacher,
+            store=self._store,
+            reference_macs=self._reference_macs,
+        )
+        with self._lock:
+            self._children[key] = child
+        return child
+
+    def finish(self, trial: FrozenTrial) -> Child | None:
+        """Forget ``trial``'s parent and child; return the child, if one was built."""
+        with self._lock:
+            self._parents.pop(compat.trial_id(trial), None)
+            return self._children.pop(compat.trial_id(trial), None)

@@ -10,6 +10,8 @@ from optuna.study import Study
 from optuna.trial import FrozenTrial
 
 from optuna_lemonade import _optuna_compat as compat
+from optuna_lemonade._storage_keys import CHECKPOINT_KEY
+from optuna_lemonade._storage_keys import DECISION_KEY
 from optuna_lemonade._warning import LemonadeWarning
 from optuna_lemonade.architecture import analytic_num_params
 from optuna_lemonade.architecture import Architecture
@@ -112,6 +114,28 @@ class DecisionMaker:
             stacklevel=5,
         )
         return self._restart(rng), None
+
+    def stored(self, study: Study, trial: FrozenTrial) -> tuple[bool, GraphNetwork | None]:
+        """Whether ``trial`` keeps the decision it has, and the parent model it needs.
+
+        A trial asked for again keeps its decision. Optuna's retry callbacks copy a dead
+        trial's system attributes into the retry: it trains the same decision again,
+        the same child of the same parent, but not with the dead trial's checkpoint; a
+        retried child whose parent can no longer be loaded is decided anew.
+
+        Returns:
+            ``(keeps its decision, the parent's model for a retried child or None)``.
+        """
+        retry = compat.retried_trial_number(trial) is not None
+        if retry and trial.system_attrs.get(CHECKPOINT_KEY) is not None:
+            compat.set_trial_system_attr(compat.storage(study), trial, CHECKPOINT_KEY, None)
+        if DECISION_KEY not in trial.system_attrs:
+            return False, None
+        decision = self._decisions.get(trial)
+        if not retry or (decision is not None and decision.kind != "child"):
+            return True, None
+        parent = None if decision is None else self.load_parent(study, decision)
+        return parent is not None, parent
 
     def load_parent(self, study: Study, decision: Decision) -> GraphNetwork | None:
         """The parent model of a stored child decision (a retry); None if unusable."""

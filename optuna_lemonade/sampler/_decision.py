@@ -5,21 +5,27 @@ from __future__ import annotations
 from collections.abc import Mapping
 import dataclasses
 import threading
+import time
 from typing import Any
 from typing import cast
 from typing import Literal
 import warnings
 
+import optuna
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial
 
 from optuna_lemonade import _optuna_compat as compat
+from optuna_lemonade._storage_keys import DECISION_KEY
+from optuna_lemonade._storage_keys import OPERATOR_ATTR
+from optuna_lemonade._storage_keys import PARENT_ATTR
+from optuna_lemonade._storage_keys import SUMMARY_ATTR
 from optuna_lemonade._warning import LemonadeWarning
 from optuna_lemonade.architecture import Architecture
+from optuna_lemonade.architecture import summarize
 from optuna_lemonade.morphisms import Mutation
 
-
-DECISION_KEY = "lemonade:decision"
-"""Trial system attribute that holds the decision, written once in ``before_trial``."""
 
 DecisionKind = Literal["initial", "child", "restart"]
 KINDS: tuple[DecisionKind, ...] = ("initial", "child", "restart")
@@ -60,6 +66,14 @@ class Decision:
     def exact(self) -> bool:
         """Whether the child computes its parent's function (True without parent)."""
         return self.mutation is None or self.mutation.exact
+
+    def lineage(self) -> dict[str, Any]:
+        """The trial user attributes that show the lineage in optuna-dashboard."""
+        return {
+            PARENT_ATTR: self.parent,
+            OPERATOR_ATTR: self.operator,
+            SUMMARY_ATTR: summarize(self.architecture),
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, stored as the trial system attribute."""
@@ -158,3 +172,60 @@ class DecisionCache:
             return None
         self.put(trial, decision)
         return decision
+
+
+def write(storage: BaseStorage, trial: FrozenTrial, decision: Decision) -> Decision:
+    """Store ``decision`` and its lineage on ``trial``; return it with its time stamped.
+
+    One transaction on an RDB storage: the decision and the lineage that
+    optuna-dashboard shows (four separate writes were a fifth of a decision). The
+    asking ``Trial`` sees the lineage in its own user attributes too.
+
+    Raises:
+        RuntimeError: If another worker failed the trial meanwhile (a stale heartbeat).
+    """
+    decision = dataclasses.replace(decision, decided_at=time.time())
+    lineage = decision.lineage()
+    try:
+        compat.set_trial_attrs(
+            storage, trial, system={DECISION_KEY: decision.to_dict()}, user=lineage
+        )
+    except UpdateFinishedTrialError as error:
+        raise RuntimeError(
+            f"trial {trial.number} was failed by another worker while this one was "
+            "deciding: its heartbeat was older than the grace period. Make the grace "
+            "period longer than any pause of a live worker (on a journal file, longer "
+            "than the journal lock's own grace period, 30 s by default, which a worker "
+            "killed while holding the lock makes every worker wait)"
+        ) from error
+    for key, value in lineage.items():  # the asking Trial's own view of them
+        trial.set_user_attr(key, value)
+    return decision
+
+
+def stored(trial: optuna.Trial) -> Decision:
+    """The decision stored on the running ``trial`` (made by another process).
+
+    Raises:
+        RuntimeError: If no LemonadeSampler decided for ``trial``.
+        ValueError: If the stored decision is malformed.
+    """
+    attrs = compat.running_trial_system_attrs(trial)
+    if DECISION_KEY not in attrs:
+        raise RuntimeError(
+            f"trial {trial.number} was not started by a LemonadeSampler: create the "
+            "study with sampler=LemonadeSampler(...) and call child() on its own trials"
+        )
+    return Decision.from_dict(attrs[DECISION_KEY])
+
+
+def fill_lineage(trial: optuna.Trial, decision: Decision) -> None:
+    """Write the lineage user attributes that ``trial`` lacks.
+
+    :func:`write` wrote them with the decision; a retry of a trial decided by an older
+    version, or one whose attributes were lost, gets what is missing.
+    """
+    stored_attrs = trial.user_attrs
+    for name, value in decision.lineage().items():
+        if name not in stored_attrs or stored_attrs[name] != value:
+            trial.set_user_attr(name, value)

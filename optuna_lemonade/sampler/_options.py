@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from optuna_lemonade import _optuna_compat as compat
 from optuna_lemonade.architecture import Architecture
 from optuna_lemonade.architecture import SearchSpace
 from optuna_lemonade.cheap_objectives import CHEAP_OBJECTIVES
@@ -14,8 +15,8 @@ from optuna_lemonade.cheap_objectives import MEASURED_OBJECTIVES
 from optuna_lemonade.morphisms import get_operator
 from optuna_lemonade.morphisms import Operator
 from optuna_lemonade.morphisms import OPERATORS
-from optuna_lemonade.sampler._proposal import CUT_PLACEMENTS
-from optuna_lemonade.sampler._proposal import CutPlacement
+from optuna_lemonade.sampler._cut_placement import CUT_PLACEMENTS
+from optuna_lemonade.sampler._cut_placement import CutPlacement
 from optuna_lemonade.sampler._retention import KEEP_CHECKPOINTS
 from optuna_lemonade.sampler._retention import KeepCheckpoints
 
@@ -90,12 +91,16 @@ def keep_checkpoints(value: KeepCheckpoints) -> KeepCheckpoints:
 def cut_placement(value: CutPlacement) -> CutPlacement:
     if value not in CUT_PLACEMENTS:
         raise ValueError(f"cut_placement must be one of {CUT_PLACEMENTS}, got {value!r}")
+    if value != "uniform":
+        compat.warn_experimental_argument("cut_placement")
     return value
 
 
-def flag(name: str, value: bool) -> bool:
+def largest_initial_first(value: bool) -> bool:
     if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
+        raise TypeError(f"largest_initial_first must be True or False, got {value!r}")
+    if value:
+        compat.warn_experimental_argument("largest_initial_first")
     return value
 
 

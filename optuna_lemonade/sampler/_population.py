@@ -22,26 +22,14 @@ from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
 from optuna_lemonade import _optuna_compat as compat
+from optuna_lemonade._storage_keys import DELETED_PREFIX
+from optuna_lemonade._storage_keys import DELETION_LOG_PREFIX
+from optuna_lemonade._storage_keys import UNREADABLE_PREFIX
 from optuna_lemonade._warning import LemonadeWarning
 from optuna_lemonade.architecture import Architecture
 from optuna_lemonade.checkpoints import CheckpointError
 from optuna_lemonade.checkpoints import CheckpointStore
 from optuna_lemonade.sampler._decision import Decision
-from optuna_lemonade.sampler._worker_log import WorkerLog
-
-
-UNREADABLE_PREFIX = "lemonade:unreadable:"
-"""Study system attribute prefix marking a trial whose checkpoint could not be used
-(``lemonade:unreadable:<trial id>`` -> the error)."""
-
-DELETED_PREFIX = "lemonade:deleted:"
-"""Study system attribute prefix of the deletion marks of earlier versions, one per
-trial (``lemonade:deleted:<trial id>`` -> artifact id); still read."""
-
-DELETION_LOG_PREFIX = "lemonade:deletion-log:"
-"""Study system attribute prefix of the deletion logs: each worker (sampler object)
-appends the checkpoints it deletes (``keep_checkpoints="population"``) to its own keys,
-``lemonade:deletion-log:<worker>:<chunk>`` -> ``[[trial id, artifact id], ...]``."""
 
 
 def nondominated_mask(losses: np.ndarray) -> np.ndarray:
@@ -128,7 +116,7 @@ def _deleted(attrs: dict[str, Any]) -> dict[int, str]:
         if key.startswith(DELETION_LOG_PREFIX):
             entries = value if isinstance(value, list) else [None]
             for entry in entries:
-                if _is_log_entry(entry):
+                if is_log_entry(entry):
                     deleted[entry[0]] = entry[1]
                 else:  # only optuna-lemonade writes these keys, always so
                     _ignore(key, "holds an entry that is not [trial id, artifact id]")
@@ -155,7 +143,7 @@ def _is_trial_id(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def _is_log_entry(entry: object) -> TypeGuard[list[Any]]:
+def is_log_entry(entry: object) -> TypeGuard[list[Any]]:
     """Whether ``entry`` of a deletion log is ``[trial id, artifact id]``."""
     return (
         isinstance(entry, list)
@@ -191,62 +179,6 @@ def mark_unreadable(study: optuna.Study, trial: FrozenTrial, error: CheckpointEr
         stacklevel=5,
     )
     compat.set_study_system_attr(study, f"{UNREADABLE_PREFIX}{compat.trial_id(trial)}", str(error))
-
-
-class DeletionLog:
-    """One worker's record of the checkpoints it deleted, kept in the study.
-
-    A :class:`~optuna_lemonade.sampler._worker_log.WorkerLog` of ``[trial id, artifact
-    id]`` entries: with retention on, nearly every trial's checkpoint is deleted in the
-    end, and one study attribute per deletion (as earlier versions wrote) made a
-    decision at 1,000 SQLite trials about 3x slower.
-    """
-
-    def __init__(self) -> None:
-        self._log = WorkerLog(DELETION_LOG_PREFIX)
-        self._lock = threading.Lock()
-        self._logged: dict[int, set[int]] = {}  # study id -> trial ids in the entries
-        self._swept: set[int] = set()  # study ids whose interrupted deletions were redone
-
-    def record(self, study: optuna.Study, trial: FrozenTrial, artifact_id: str) -> bool:
-        """Record that ``trial``'s checkpoint is being deleted, before the file goes.
-
-        Returns:
-            False if this worker had already recorded it (two threads of one worker
-            released it at once): then only the first deletes the file.
-        """
-        with self._lock:
-            logged = self._logged.setdefault(compat.study_id(study), set())
-            if compat.trial_id(trial) in logged:
-                return False
-            logged.add(compat.trial_id(trial))
-        self._log.append(study, [[compat.trial_id(trial), artifact_id]])
-        return True
-
-    def first_look(self, study: optuna.Study) -> bool:
-        """True the first time this worker asks about ``study``, then False."""
-        with self._lock:
-            seen = compat.study_id(study) in self._swept
-            self._swept.add(compat.study_id(study))
-        return not seen
-
-    def interrupted(self, attrs: dict[str, Any]) -> list[str]:
-        """Artifact ids that other workers logged as deleted last, and may not have removed.
-
-        The last :data:`INTERRUPTED_TAIL` valid entries of each other worker's log in
-        ``attrs`` (the study's system attributes).
-        """
-        return [
-            entry[1]
-            for entry in self._log.others_last(attrs, INTERRUPTED_TAIL)
-            if _is_log_entry(entry)
-        ]
-
-
-INTERRUPTED_TAIL = 8
-"""Entries at the end of each worker's deletion log that a kill may have left logged
-but not deleted: a worker logs a deletion, then removes the file, then logs the next,
-so a kill leaves at most one per thread (``n_jobs``), the last of its log."""
 
 
 @dataclasses.dataclass

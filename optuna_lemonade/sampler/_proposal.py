@@ -10,25 +10,19 @@ from collections.abc import Collection
 from collections.abc import Mapping
 from collections.abc import Sequence
 import dataclasses
-from typing import Literal
 
 import numpy as np
 
-from optuna_lemonade.architecture import analytic_num_params
 from optuna_lemonade.architecture import Architecture
 from optuna_lemonade.architecture import SearchSpace
 from optuna_lemonade.cheap_objectives import CheapObjective
 from optuna_lemonade.morphisms import Mutation
 from optuna_lemonade.morphisms import NotApplicable
 from optuna_lemonade.morphisms import Operator
+from optuna_lemonade.sampler._cut_placement import CutPlacement
+from optuna_lemonade.sampler._cut_placement import cuts_by_size
+from optuna_lemonade.sampler._cut_placement import propose_by_size
 from optuna_lemonade.sampler._selection import SelectionStrategy
-
-
-CutPlacement = Literal["uniform", "by_size", "by_size_below_median"]
-CUT_PLACEMENTS: tuple[CutPlacement, ...] = ("uniform", "by_size", "by_size_below_median")
-"""Where shrinking operators cut: uniformly among their valid places, or drawn by the
-parameters each cut removes (``Operator.propose(..., by_size=True)``) in every parent or
-only in parents with fewer parameters than the population's median."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,7 +37,8 @@ class ProposalSettings:
         parent_selection: Probabilities of the parents, from their cheap objectives.
         child_selection: Probabilities of the candidates, against the population and
             the running trials.
-        cut_placement: Where shrinking operators cut (:data:`CUT_PLACEMENTS`).
+        cut_placement: Where shrinking operators cut (experimental; see
+            :mod:`~optuna_lemonade.sampler._cut_placement`).
     """
 
     space: SearchSpace
@@ -123,10 +118,10 @@ def propose_child(
         operator = settings.operators[int(rng.integers(len(settings.operators)))]
         try:
             if by_size[index]:
-                mutation, child_arch = operator.propose(
-                    parents[index], rng, settings.space, by_size=True
+                mutation, child_arch = propose_by_size(
+                    operator, parents[index], rng, settings.space
                 )
-            else:  # without the keyword: custom operators need not know it
+            else:
                 mutation, child_arch = operator.propose(parents[index], rng, settings.space)
         except NotApplicable:
             continue
@@ -144,22 +139,3 @@ def propose_child(
     )
     child_p = settings.child_selection(points, crowd)
     return candidates[int(rng.choice(len(candidates), p=child_p))]
-
-
-def cuts_by_size(placement: CutPlacement, parents: Sequence[Architecture]) -> np.ndarray:
-    """For each parent, whether its shrinking children are cut by size.
-
-    ``"by_size_below_median"`` cuts by size in the parents with fewer parameters than
-    the population's median and uniformly in the rest. In the search benchmark, cuts by
-    size (in either form) bring the front's small end within a minute or two on every
-    seed and raise the log-scaled hypervolume, but the front's large end grew past 100k
-    parameters on only one seed of three (``benchmarks/README.md``, issue 12); hence
-    the sampler's default, ``"uniform"``.
-    """
-    if placement == "uniform":
-        return np.zeros(len(parents), dtype=bool)
-    if placement == "by_size":
-        return np.ones(len(parents), dtype=bool)
-    sizes = np.array([analytic_num_params(arch) for arch in parents], dtype=float)
-    below: np.ndarray = sizes < np.median(sizes)
-    return below

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from collections.abc import Collection
 from collections.abc import Sequence
+import threading
+from typing import Any
 from typing import Literal
 
 import optuna
@@ -12,15 +14,73 @@ from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
 from optuna_lemonade import _optuna_compat as compat
+from optuna_lemonade._storage_keys import DELETION_LOG_PREFIX
 from optuna_lemonade.checkpoints import CheckpointStore
 from optuna_lemonade.sampler._decision import Decision
-from optuna_lemonade.sampler._population import DeletionLog
+from optuna_lemonade.sampler._population import is_log_entry
 from optuna_lemonade.sampler._population import population
 from optuna_lemonade.sampler._population import Snapshot
+from optuna_lemonade.sampler._worker_log import WorkerLog
 
 
 KeepCheckpoints = Literal["all", "population"]
 KEEP_CHECKPOINTS: tuple[KeepCheckpoints, ...] = ("all", "population")
+
+
+class DeletionLog:
+    """One worker's record of the checkpoints it deleted, kept in the study.
+
+    A :class:`~optuna_lemonade.sampler._worker_log.WorkerLog` of ``[trial id, artifact
+    id]`` entries: with retention on, nearly every trial's checkpoint is deleted in the
+    end, and one study attribute per deletion (as earlier versions wrote) made a
+    decision at 1,000 SQLite trials about 3x slower.
+    """
+
+    def __init__(self) -> None:
+        self._log = WorkerLog(DELETION_LOG_PREFIX)
+        self._lock = threading.Lock()
+        self._logged: dict[int, set[int]] = {}  # study id -> trial ids in the entries
+        self._swept: set[int] = set()  # study ids whose interrupted deletions were redone
+
+    def record(self, study: optuna.Study, trial: FrozenTrial, artifact_id: str) -> bool:
+        """Record that ``trial``'s checkpoint is being deleted, before the file goes.
+
+        Returns:
+            False if this worker had already recorded it (two threads of one worker
+            released it at once): then only the first deletes the file.
+        """
+        with self._lock:
+            logged = self._logged.setdefault(compat.study_id(study), set())
+            if compat.trial_id(trial) in logged:
+                return False
+            logged.add(compat.trial_id(trial))
+        self._log.append(study, [[compat.trial_id(trial), artifact_id]])
+        return True
+
+    def first_look(self, study: optuna.Study) -> bool:
+        """True the first time this worker asks about ``study``, then False."""
+        with self._lock:
+            seen = compat.study_id(study) in self._swept
+            self._swept.add(compat.study_id(study))
+        return not seen
+
+    def interrupted(self, attrs: dict[str, Any]) -> list[str]:
+        """Artifact ids that other workers logged as deleted last, and may not have removed.
+
+        The last :data:`INTERRUPTED_TAIL` valid entries of each other worker's log in
+        ``attrs`` (the study's system attributes).
+        """
+        return [
+            entry[1]
+            for entry in self._log.others_last(attrs, INTERRUPTED_TAIL)
+            if is_log_entry(entry)
+        ]
+
+
+INTERRUPTED_TAIL = 8
+"""Entries at the end of each worker's deletion log that a kill may have left logged
+but not deleted: a worker logs a deletion, then removes the file, then logs the next,
+so a kill leaves at most one per thread (``n_jobs``), the last of its log."""
 
 
 def releasable(
@@ -109,3 +169,43 @@ def release_unused(
         in_use,
     )
     release(study, store, log, checkpoints)
+
+
+class Retention:
+    """``keep_checkpoints``: after each decision, delete what can no longer be a parent.
+
+    Args:
+        keep: ``"all"`` keeps every checkpoint; ``"population"`` deletes the others.
+        store: Where the checkpoints are.
+        eligible: Whether a trial can be a parent (see :func:`population`).
+        decision_of: The decision of any trial.
+    """
+
+    def __init__(
+        self,
+        keep: KeepCheckpoints,
+        store: CheckpointStore,
+        eligible: Callable[[FrozenTrial, int], Decision | None],
+        decision_of: Callable[[FrozenTrial], Decision | None],
+    ) -> None:
+        self.active = keep == "population"
+        self._store = store
+        self._eligible = eligible
+        self._decision_of = decision_of
+        self._log = DeletionLog()
+
+    def after_decision(
+        self, study: optuna.Study, snapshot: Snapshot | None, decision: Decision
+    ) -> None:
+        """Delete the unused checkpoints, keeping the parent that ``decision`` names."""
+        if not self.active or snapshot is None:
+            return
+        release_unused(
+            study,
+            self._store,
+            self._log,
+            snapshot,
+            self._eligible,
+            self._decision_of,
+            in_use=(decision.parent_trial_id,),
+        )

@@ -89,10 +89,9 @@ def reflected_inverse_density(candidates: np.ndarray, reference: np.ndarray) -> 
 
     With the plain estimate, the cheapest and the costliest networks of the front, and
     candidates beyond them, are favoured for being at an end, not for being alone; at
-    the costly end every such child costs the most wall-clock. Measured at 10 minutes
-    on Fashion-MNIST (``benchmarks/README.md``, ablation ``lemonade-reflect``): more
-    even between seeds and better at small and middle sizes, worse at the largest,
-    so not the default.
+    the costly end every such child costs the most wall-clock. Not exported: the
+    search benchmark did not adopt it (ablation ``lemonade-reflect`` in
+    ``benchmarks/JOURNAL.md``), and keeps it for that ablation.
     """
     return _inverse_density(candidates, reference, reflect=True)
 

@@ -10,17 +10,12 @@ import warnings
 import optuna
 
 from optuna_lemonade import _optuna_compat as compat
+from optuna_lemonade._storage_keys import MEASURED_PREFIX
 from optuna_lemonade._warning import LemonadeWarning
 from optuna_lemonade.cheap_objectives import CheapObjective
 from optuna_lemonade.cheap_objectives import SharedCheapObjective
 from optuna_lemonade.latency import valid_entry
 from optuna_lemonade.sampler._worker_log import WorkerLog
-
-
-MEASURED_PREFIX = "lemonade:measured:"
-"""Study system attribute prefix of shared measurements:
-``lemonade:measured:<objective>:<namespace>:<worker>:<chunk>`` -> ``[[key, value], ...]``
-(see :class:`~optuna_lemonade.cheap_objectives.SharedCheapObjective`)."""
 
 
 class SharedMeasurements:

@@ -21,16 +21,13 @@ from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
 from optuna_lemonade import _optuna_compat as compat
-from optuna_lemonade.sampler._decision import DECISION_KEY
+from optuna_lemonade._storage_keys import DECISION_KEY
+from optuna_lemonade._storage_keys import HEARTBEAT_KEY
 
 
 StaleTrialCallback = Callable[[optuna.Study, FrozenTrial], None]
 """Called with each trial failed for lack of heartbeats, as ``RDBStorage``'s
 ``heartbeat_stale_trial_callback`` is (e.g. ``RetryHeartbeatStaleTrialCallback``)."""
-
-
-HEARTBEAT_KEY = "lemonade:heartbeat"
-"""Trial system attribute: the time (seconds since the epoch) of the last heartbeat."""
 
 
 def last_sign_of_life(trial: optuna.trial.FrozenTrial) -> float | None:
@@ -180,3 +177,49 @@ class Heartbeats:
         except (UpdateFinishedTrialError, KeyError, RuntimeError):
             return False  # the trial finished (or vanished): stop beating
         return True
+
+
+class StaleTrials:
+    """Fails the trials whose workers died, before each decision, on any storage.
+
+    With ``heartbeat_interval`` and ``grace_period`` (journal files, in-memory), the
+    sampler's own heartbeats; on a storage with Optuna's heartbeats, the trials killed
+    before their first one (:func:`fail_undecided_trials`).
+    """
+
+    def __init__(
+        self,
+        interval: float | None,
+        grace_period: float | None,
+        callback: StaleTrialCallback | None,
+    ) -> None:
+        self._heartbeats = Heartbeats(interval) if interval else None
+        self._grace_period = grace_period
+        self._callback = callback
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        """Fail the trials whose heartbeat stopped, and start beating for ``trial``."""
+        if self._grace_period is not None:
+            fail_trials_without_heartbeat(
+                study, grace_period=self._grace_period, callback=self._callback
+            )
+        if self._heartbeats is not None:
+            self._heartbeats.start(compat.storage(study), trial)
+
+    @staticmethod
+    def reads_trials(study: optuna.Study) -> bool:
+        """Whether :meth:`fail_undecided` needs the study's trials."""
+        return compat.rdb_heartbeat(compat.storage(study)) is not None
+
+    @staticmethod
+    def fail_undecided(study: optuna.Study, trials: list[FrozenTrial]) -> None:
+        """:func:`fail_undecided_trials` with the storage's own heartbeat settings."""
+        heartbeat = compat.rdb_heartbeat(compat.storage(study))
+        if heartbeat is not None:
+            grace, callback = heartbeat
+            fail_undecided_trials(study, trials, grace_period=grace, callback=callback)
+
+    def after_trial(self, trial: FrozenTrial) -> None:
+        """Stop beating for ``trial``."""
+        if self._heartbeats is not None:
+            self._heartbeats.stop(trial)

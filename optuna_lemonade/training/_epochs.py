@@ -16,9 +16,8 @@ MOST = 3.0
 def reference_macs(initial_architectures: Sequence[Architecture]) -> float:
     """The multiply-adds below which children train longer.
 
-    Half the largest initial network's (Fashion-MNIST's defaults: 3.1M; with the
-    depth-1 initial networks of earlier defaults 1.3M, with the three-stage ones before
-    them 3.7M).
+    Half the largest initial network's (3.1M for the default initial networks on
+    Fashion-MNIST).
 
     Raises:
         ValueError: If there are no initial architectures.
@@ -35,10 +34,8 @@ def child_epochs(epochs: float, architecture: Architecture, reference: float) ->
     multiply-adds, at most :data:`MOST` times.
 
     Why: a cheap child costs little wall-clock per epoch and is far from converged
-    after a short fine-tune; measured on Fashion-MNIST (``benchmarks/README.md``,
-    ablation ``lemonade-cheapmore``), this rule improved the best error at <= 5k,
-    <= 10k and <= 25k parameters and both hypervolumes on every seed, against flat
-    epochs.
+    after a short fine-tune. :meth:`optuna_lemonade.Child.fit` applies it; the search
+    benchmark adopted it over flat epochs (``benchmarks/README.md``).
     """
     macs = max(analytic_num_macs(architecture), 1)
     return epochs * min(MOST, max(1.0, math.sqrt(reference / macs)))

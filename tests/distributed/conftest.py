@@ -14,10 +14,10 @@ from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 import pytest
 
-from optuna_lemonade.checkpoints import CHECKPOINT_KEY
+from optuna_lemonade._storage_keys import CHECKPOINT_KEY
+from optuna_lemonade._storage_keys import DECISION_KEY
 from optuna_lemonade.checkpoints import CheckpointStore
-from optuna_lemonade.sampler import Decision
-from optuna_lemonade.sampler import DECISION_KEY
+from optuna_lemonade.sampler._decision import Decision
 from tests.conftest import subprocess_env
 
 

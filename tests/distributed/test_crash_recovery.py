@@ -21,7 +21,7 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 import pytest
 
-from optuna_lemonade.sampler import DECISION_KEY
+from optuna_lemonade._storage_keys import DECISION_KEY
 from tests.distributed.conftest import check_lineage
 from tests.distributed.conftest import decisions
 from tests.distributed.conftest import finish

@@ -10,7 +10,7 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 import pytest
 
-from optuna_lemonade.checkpoints import CHECKPOINT_KEY
+from optuna_lemonade._storage_keys import CHECKPOINT_KEY
 from tests.distributed.conftest import check_lineage
 from tests.distributed.conftest import decisions
 from tests.distributed.conftest import finish

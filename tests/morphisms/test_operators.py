@@ -19,7 +19,6 @@ from optuna_lemonade.morphisms import EXACT_OPERATORS
 from optuna_lemonade.morphisms import mutate
 from optuna_lemonade.morphisms import Mutation
 from optuna_lemonade.morphisms import NotApplicable
-from optuna_lemonade.morphisms import Operator
 from optuna_lemonade.morphisms import OPERATORS
 from optuna_lemonade.morphisms import propose
 from optuna_lemonade.morphisms import Widen
@@ -389,82 +388,20 @@ def test_mutate_on_cuda(tf32: bool, monkeypatch: pytest.MonkeyPatch) -> None:
         arch, model = child, child_model
 
 
-def _removed(arch: Architecture, proposals: list[tuple[Mutation, Architecture]]) -> list[int]:
-    return [count_params(arch) - count_params(child) for _, child in proposals]
-
-
-@pytest.mark.parametrize("operator", ["prune_filters", "to_sepconv"])
-def test_cuts_by_size_are_larger_and_stay_the_operators_own(operator: str) -> None:
-    space = SearchSpace((1, 28, 28), 10)
-    arch = space.initial_architectures()[0]
-    by_size = [
-        OPERATORS[operator].propose(arch, np.random.default_rng(seed), space, by_size=True)
-        for seed in range(200)
-    ]
-    uniform = [
-        OPERATORS[operator].propose(arch, np.random.default_rng(seed), space)
-        for seed in range(200)
-    ]
-    places = {
-        json.dumps(m.to_dict() | {"seed": 0}, sort_keys=True)
-        for m in OPERATORS[operator].candidates(arch, space)
-    }
-    for mutation, child in by_size:
-        assert child == mutation.apply(arch)  # one of the operator's own places
-        assert json.dumps(mutation.to_dict() | {"seed": 0}, sort_keys=True) in places
-    removed, removed_uniform = _removed(arch, by_size), _removed(arch, uniform)
-    assert min(removed) > 0
-    # Every place stays possible, but the largest cut is drawn most often.
-    largest = max(removed_uniform)
-    assert removed.count(largest) > 1.5 * removed_uniform.count(largest)
-    assert np.mean(removed) > 1.2 * np.mean(removed_uniform)
-
-
-@pytest.mark.parametrize("operator", sorted(EXACT_OPERATORS))
-def test_exact_operators_ignore_by_size(operator: str) -> None:
+def test_propose_tries_the_candidates_in_a_random_order() -> None:
+    """propose() is first_valid() over a random permutation: strategies can reorder."""
     space = SearchSpace((1, 28, 28), 10)
     arch = space.initial_architectures()[1]
-    for seed in range(3):
-        try:
-            expected = OPERATORS[operator].propose(arch, np.random.default_rng(seed), space)
-        except NotApplicable:
-            continue
-        got = OPERATORS[operator].propose(arch, np.random.default_rng(seed), space, by_size=True)
-        assert got == expected
-
-
-class _GrowingApproximate(Operator):
-    """An approximate operator whose places all add parameters (insert_conv's)."""
-
-    name = "growing"
-    exact = False
-
-    def candidates(self, arch: Architecture, space: SearchSpace) -> list[Mutation]:
-        return OPERATORS["insert_conv"].candidates(arch, space)
-
-
-def test_cuts_by_size_without_a_place_are_not_applicable() -> None:
-    space = SearchSpace((1, 28, 28), 10)
-    arch = space.initial_architectures()[0]
-    with pytest.raises(NotApplicable, match="remove_skip"):  # no skip in a plain network
-        OPERATORS["remove_skip"].propose(arch, np.random.default_rng(0), space, by_size=True)
-    growing = _GrowingApproximate()
-    assert growing.candidates(arch, space)  # places exist, but none removes parameters
-    with pytest.raises(NotApplicable, match="no place in this network removes parameters"):
-        growing.propose(arch, np.random.default_rng(0), space, by_size=True)
-
-
-def test_propose_passes_by_size_to_the_operator() -> None:
-    space = SearchSpace((1, 28, 28), 10)
-    arch = space.initial_architectures()[0]
-    for seed in range(3):
-        expected = OPERATORS["prune_filters"].propose(
-            arch, np.random.default_rng(seed), space, by_size=True
-        )
-        got = propose(
-            arch, "prune_filters", np.random.default_rng(seed), search_space=space, by_size=True
-        )
-        assert got == expected
+    for name in ("prune_filters", "widen", "insert_conv"):
+        operator = OPERATORS[name]
+        for seed in range(3):
+            rng = np.random.default_rng(seed)
+            candidates = operator.candidates(arch, space)
+            order = rng.permutation(len(candidates))
+            expected = operator.first_valid(arch, space, candidates, order, rng)
+            assert operator.propose(arch, np.random.default_rng(seed), space) == expected
+    with pytest.raises(NotApplicable, match="invalid or exceed"):
+        OPERATORS["prune_filters"].first_valid(arch, space, [], [], np.random.default_rng(0))
 
 
 @pytest.mark.parametrize("name", OPERATORS)

@@ -16,7 +16,7 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 import pytest
 
-from optuna_lemonade.checkpoints import CHECKPOINT_KEY
+from optuna_lemonade._storage_keys import CHECKPOINT_KEY
 from optuna_lemonade.checkpoints import CheckpointError
 from optuna_lemonade.sampler import _population
 from optuna_lemonade.sampler import deleted_checkpoints

@@ -11,8 +11,8 @@ from optuna.trial import TrialState
 import pytest
 
 from optuna_lemonade import SearchSpace
-from optuna_lemonade.checkpoints import CHECKPOINT_KEY
-from optuna_lemonade.sampler import DECISION_KEY
+from optuna_lemonade._storage_keys import CHECKPOINT_KEY
+from optuna_lemonade._storage_keys import DECISION_KEY
 from optuna_lemonade.sampler import LemonadeSampler
 from optuna_lemonade.sampler import LemonadeWarning
 from tests.sampler.conftest import train_briefly

@@ -9,8 +9,8 @@ import optuna
 from optuna.trial import TrialState
 import pytest
 
-from optuna_lemonade.checkpoints import CHECKPOINT_KEY
-from optuna_lemonade.sampler import _population
+from optuna_lemonade import _storage_keys
+from optuna_lemonade._storage_keys import CHECKPOINT_KEY
 from optuna_lemonade.sampler import _worker_log
 from optuna_lemonade.sampler import deleted_checkpoints
 from optuna_lemonade.sampler import LemonadeSampler
@@ -129,11 +129,11 @@ def test_deletions_are_logged_in_few_keys_one_per_worker_chunk(
         study.optimize(make_objective(samplers[worker], data), n_trials=8, n_jobs=n_jobs)
     deleted = deleted_checkpoints(study)
     attrs = _lemonade_attrs(study)
-    logs = [k for k in attrs if k.startswith(_population.DELETION_LOG_PREFIX)]
+    logs = [k for k in attrs if k.startswith(_storage_keys.DELETION_LOG_PREFIX)]
     workers = {k.split(":")[2] for k in logs}
     assert len(workers) == 2
     assert len(logs) <= sum(-(-n // 4) for n in _entries_per_worker(attrs).values())
-    assert not [k for k in attrs if k.startswith(_population.DELETED_PREFIX)]
+    assert not [k for k in attrs if k.startswith(_storage_keys.DELETED_PREFIX)]
     # Every checkpoint file gone is in a log with its id, none twice; the rest are kept.
     ids = {t.number: t.system_attrs.get(CHECKPOINT_KEY) for t in study.trials}
     gone = {i for i, a in ids.items() if a is not None and a not in _files(store)}
@@ -146,7 +146,7 @@ def test_deletions_are_logged_in_few_keys_one_per_worker_chunk(
 def _entries_per_worker(attrs: dict) -> dict[str, int]:
     counts: dict[str, int] = {}
     for key, value in attrs.items():
-        if key.startswith(_population.DELETION_LOG_PREFIX):
+        if key.startswith(_storage_keys.DELETION_LOG_PREFIX):
             worker = key.split(":")[2]
             counts[worker] = counts.get(worker, 0) + len(value)
     return counts
@@ -182,7 +182,7 @@ def test_a_tampered_deletion_log_is_ignored_with_a_warning(space, store, data, v
     study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
     objective = make_objective(sampler, data)
     study.optimize(objective, n_trials=4)
-    key = f"{_population.DELETION_LOG_PREFIX}forged:0"
+    key = f"{_storage_keys.DELETION_LOG_PREFIX}forged:0"
     study._storage.set_study_system_attr(study._study_id, key, value)
     with pytest.warns(LemonadeWarning, match="forged:0' holds an entry that is not"):
         study.optimize(objective, n_trials=4)

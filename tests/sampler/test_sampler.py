@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import pathlib
 import pickle
@@ -19,16 +20,18 @@ import torch
 
 from optuna_lemonade import _optuna_compat as compat
 from optuna_lemonade import SearchSpace
+from optuna_lemonade._storage_keys import CHECKPOINT_KEY
+from optuna_lemonade._storage_keys import DECISION_KEY
 from optuna_lemonade.architecture import summarize
-from optuna_lemonade.checkpoints import CHECKPOINT_KEY
 from optuna_lemonade.morphisms import APPROXIMATE_OPERATORS
 from optuna_lemonade.morphisms import EXACT_OPERATORS
 from optuna_lemonade.morphisms import OPERATORS
-from optuna_lemonade.sampler import DECISION_KEY
 from optuna_lemonade.sampler import LemonadeSampler
 from optuna_lemonade.sampler import LemonadeWarning
-from optuna_lemonade.sampler import pareto_front
+from optuna_lemonade.sampler._population import pareto_front
 from optuna_lemonade.testing import relative_deviation
+from optuna_lemonade.training import child_epochs
+from optuna_lemonade.training import reference_macs
 from tests.sampler.conftest import make_objective
 from tests.sampler.conftest import train_briefly
 
@@ -493,3 +496,39 @@ def test_a_trial_failed_by_another_worker_while_deciding(space, store, monkeypat
     with pytest.raises(RuntimeError, match=r"trial 0 was failed by another worker .* grace"):
         study.ask()
     assert study.trials[0].state == TrialState.FAIL
+
+
+def _steps_of_fit(child, data, **options) -> int:  # type: ignore[no-untyped-def]
+    """How many steps ``child.fit`` trains for (one batch per epoch)."""
+    totals: list[int] = []
+
+    def record(step: int, total: int) -> bool:
+        totals.append(total)
+        return False
+
+    child.fit([data], [data], lr=0.05, device="cpu", callback=record, **options)
+    return totals[-1]
+
+
+def test_fit_trains_cheap_children_longer_as_the_search_command_does(space, store, data) -> None:
+    """The adopted child-epochs rule is Child.fit's: scaled by cheapness, at most 3x."""
+    sampler = LemonadeSampler(space, artifact_store=store, seed=0)
+    study = _study(sampler)
+    study.optimize(make_objective(sampler, data), n_trials=len(space.initial_architectures()))
+    reference = reference_macs(space.initial_architectures())
+    longer = flat = 0
+    for number in range(16):
+        trial = study.ask()
+        child = sampler.child(trial)
+        scaled = child.parent is not None and number % 2 == 0
+        expected = child_epochs(2.0, child.architecture, reference) if scaled else 2.0
+        if child.parent is not None:
+            assert child.fine_tune_epochs(2.0) == pytest.approx(
+                child_epochs(2.0, child.architecture, reference)
+            )
+        # Odd trials ask for flat epochs; an initial network always trains as asked.
+        assert _steps_of_fit(child, data, epochs=2, scale_epochs=scaled) == math.ceil(expected)
+        longer += expected > 2.0
+        flat += not scaled and child.fine_tune_epochs(2.0) > 2.0
+        study.tell(trial, (0.5, child.cheap_objectives["params"]))
+    assert longer and flat  # cheap children trained longer, and flat when asked

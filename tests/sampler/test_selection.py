@@ -24,11 +24,11 @@ from optuna_lemonade.morphisms import Operator
 from optuna_lemonade.sampler import inverse_density
 from optuna_lemonade.sampler import LemonadeSampler
 from optuna_lemonade.sampler import LemonadeWarning
-from optuna_lemonade.sampler import reflected_inverse_density
 from optuna_lemonade.sampler import uniform
 from optuna_lemonade.sampler._proposal import ProposalSettings
 from optuna_lemonade.sampler._proposal import propose_child
 from optuna_lemonade.sampler._selection import log_density
+from optuna_lemonade.sampler._selection import reflected_inverse_density
 from optuna_lemonade.sampler._selection import to_log_scale
 
 
@@ -166,7 +166,11 @@ def test_nondominated_mask_matches_the_definition(objectives: int) -> None:
 
 
 class _Spy(Operator):
-    """Records, per parent size, whether it was asked to cut by size."""
+    """Records, per parent size, whether it was asked to cut by size.
+
+    Cuts by size read the operator's candidates and order them; uniform cuts call its
+    own ``propose``.
+    """
 
     name = "spy"
     exact = False
@@ -175,10 +179,11 @@ class _Spy(Operator):
         self.calls: list[tuple[int, bool]] = []
 
     def candidates(self, arch: Architecture, space: SearchSpace) -> list[Mutation]:
+        self.calls.append((count_params(arch), True))
         return []
 
-    def propose(self, arch, rng, space, **kwargs):  # type: ignore[no-untyped-def]
-        self.calls.append((count_params(arch), kwargs.get("by_size", False)))
+    def propose(self, arch, rng, space):  # type: ignore[no-untyped-def]
+        self.calls.append((count_params(arch), False))
         raise NotApplicable("spy")
 
 

@@ -12,7 +12,7 @@ from optuna.artifacts import FileSystemArtifactStore
 from optuna.trial import TrialState
 import pytest
 
-from optuna_lemonade.checkpoints import CHECKPOINT_KEY
+from optuna_lemonade._storage_keys import CHECKPOINT_KEY
 from optuna_lemonade.sampler import LemonadeSampler
 from optuna_lemonade.sampler import LemonadeWarning
 from tests.sampler.conftest import make_objective
