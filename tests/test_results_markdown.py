@@ -1,0 +1,254 @@
+"""The figures of record in README.md and benchmarks/README.md are the results files'.
+
+benchmarks/results_markdown.py generates README's results table and the benchmarks'
+summary from benchmarks/results/*.json; these tests check that the committed blocks
+are what it generates (a hand-edited or stale figure fails), that the check does fail
+on an edited figure, and how the blocks are put between their marker lines.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+
+sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "benchmarks"))
+import _search_summary  # benchmarks/ is not a package
+import results_markdown
+from results_markdown import block_diff
+from results_markdown import current_block
+from results_markdown import MarkerError
+from results_markdown import replace_block
+from results_markdown import Target
+
+
+ROOT = pathlib.Path(__file__).parents[1]
+TARGETS = [results_markdown.README_TABLE, results_markdown.BENCHMARKS_SUMMARY]
+A = Target("doc.md", "<!-- a: begin -->", "<!-- a: end -->")
+
+
+def _in_git() -> bool:
+    if shutil.which("git") is None:
+        return False
+    log = subprocess.run(
+        ["git", "log", "-1", "--format=%cs", "--", "benchmarks/results/search_20min.json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    return log.returncode == 0 and bool(log.stdout.strip())
+
+
+@pytest.fixture(scope="module")
+def generated() -> dict[Target, str]:
+    return results_markdown.blocks()
+
+
+# ------------------------------------------------------- the committed figures
+
+
+@pytest.mark.skipif(not _in_git(), reason="the blocks' dates come from git's history")
+@pytest.mark.parametrize("target", TARGETS, ids=lambda t: t.path)
+def test_the_committed_block_is_what_the_results_give(
+    target: Target, generated: dict[Target, str]
+) -> None:
+    text = (ROOT / target.path).read_text()
+    try:
+        diff = block_diff(text, target, generated[target])
+    except MarkerError as error:
+        pytest.fail(f"{error} (then run python benchmarks/results_markdown.py --write)")
+    assert diff == "", (
+        f"{target.path}'s generated block is stale or was edited by hand; run "
+        f"python benchmarks/results_markdown.py --write\n{diff}"
+    )
+
+
+def _committed_or_stub(target: Target) -> str:
+    """The committed file, or a stub document where its markers are not there yet."""
+    text = (ROOT / target.path).read_text()
+    if target.begin in text and target.end in text:
+        return text
+    return f"# Title\n\nBefore.\n\n{target.begin}\nold\n{target.end}\n\nAfter.\n"
+
+
+def _edit_a_figure(block: str) -> tuple[str, str, str]:
+    """The block with its first figure of a table row changed: (block, old, new) row."""
+    for line in block.splitlines():
+        match = re.search(r"\d+\.\d\d", line) if line.startswith("|") else None
+        if match:
+            figure = match.group()
+            edited = line.replace(figure, f"{float(figure) + 0.01:.2f}", 1)
+            return block.replace(line, edited, 1), line, edited
+    raise AssertionError("no figure in a table row of the block")
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=lambda t: t.path)
+def test_the_check_fails_on_a_hand_edited_figure(
+    target: Target, generated: dict[Target, str]
+) -> None:
+    up_to_date = replace_block(_committed_or_stub(target), target, generated[target])
+    assert block_diff(up_to_date, target, generated[target]) == ""
+    edited_block, line, edited_line = _edit_a_figure(generated[target])
+    edited = replace_block(up_to_date, target, edited_block)
+    diff = block_diff(edited, target, generated[target])
+    assert f"\n-{edited_line}\n" in diff
+    assert f"\n+{line}\n" in diff
+
+
+def test_check_and_write_on_files(tmp_path: pathlib.Path, generated: dict[Target, str]) -> None:
+    for target in TARGETS:
+        path = tmp_path / target.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = replace_block(_committed_or_stub(target), target, generated[target])
+        path.write_text(text)
+    assert results_markdown.sync(tmp_path, generated, write=False) == (
+        0,
+        "README.md: up to date\nbenchmarks/README.md: up to date\n",
+    )
+    summary = tmp_path / results_markdown.BENCHMARKS_SUMMARY.path
+    committed = summary.read_text()
+    block = current_block(committed, results_markdown.BENCHMARKS_SUMMARY)
+    summary.write_text(
+        replace_block(committed, results_markdown.BENCHMARKS_SUMMARY, _edit_a_figure(block)[0])
+    )
+    status, out = results_markdown.sync(tmp_path, generated, write=False)
+    assert status == 1
+    assert "--- benchmarks/README.md (committed)" in out
+    assert "+++ benchmarks/README.md (generated)" in out
+    assert results_markdown.sync(tmp_path, generated, write=True)[0] == 0
+    assert summary.read_text() == committed
+    assert results_markdown.sync(tmp_path, generated, write=False)[0] == 0
+    (tmp_path / "README.md").write_text("# No markers here\n")
+    status, out = results_markdown.sync(tmp_path, generated, write=True)
+    assert status == 1
+    assert "README.md: the marker line '<!-- results-table: begin -->' is missing" in out
+    assert (tmp_path / "README.md").read_text() == "# No markers here\n"
+
+
+# ------------------------------------------------------------ marker replacement
+
+
+def test_replace_block_rewrites_only_between_the_marker_lines() -> None:
+    text = "intro\n<!-- a: begin -->\nold 1\nold 2\n<!-- a: end -->\noutro\n"
+    new = replace_block(text, A, "new\n\n| table |")
+    assert new == "intro\n<!-- a: begin -->\nnew\n\n| table |\n<!-- a: end -->\noutro\n"
+    assert current_block(new, A) == "new\n\n| table |\n"
+    assert replace_block(new, A, "new\n\n| table |") == new  # idempotent
+    # An empty block, and markers with text on their lines, which stays.
+    empty = "x <!-- a: begin --> y\n<!-- a: end --> z"
+    assert current_block(empty, A) == ""
+    assert replace_block(empty, A, "b") == "x <!-- a: begin --> y\nb\n<!-- a: end --> z"
+
+
+def test_block_diff_is_a_unified_diff_or_empty() -> None:
+    text = "<!-- a: begin -->\n| 9.19 |\n<!-- a: end -->\n"
+    assert block_diff(text, A, "| 9.19 |") == ""
+    diff = block_diff(text, A, "| 9.23 |")
+    assert diff.startswith("--- doc.md (committed)\n+++ doc.md (generated)\n")
+    assert "\n-| 9.19 |\n+| 9.23 |\n" in diff
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("no markers\n", "the marker line '<!-- a: begin -->' is missing"),
+        ("<!-- a: begin -->\nx\n", "the marker line '<!-- a: end -->' is missing"),
+        ("x\n<!-- a: end -->\n", "the marker line '<!-- a: begin -->' is missing"),
+        (
+            "<!-- a: begin -->\n<!-- a: begin -->\n<!-- a: end -->\n",
+            "the marker '<!-- a: begin -->' appears 2 times",
+        ),
+        ("<!-- a: end -->\nx\n<!-- a: begin -->\n", "must be on a line after"),
+        ("<!-- a: begin --> <!-- a: end -->\n", "must be on a line after"),
+    ],
+)
+def test_markers_missing_or_misplaced_are_a_clear_error(text: str, message: str) -> None:
+    for function in (current_block, lambda t, a: replace_block(t, a, "b")):
+        with pytest.raises(MarkerError, match=re.escape(message)) as error:
+            function(text, A)
+        assert str(error.value).startswith("doc.md: ")
+    with pytest.raises(MarkerError):
+        block_diff(text, A, "b")
+
+
+# ---------------------------------------------------------- the table, on made-up runs
+
+
+def _run(method: str, seed: int, front: list[tuple[float, float, float]]) -> dict[str, Any]:
+    trials = [
+        {"number": i, "values": [e, p], "seconds": 10.0 * i, "within_budget": True}
+        for i, (e, p, _) in enumerate(front)
+    ]
+    return {
+        "method": method,
+        "seed": seed,
+        "threads": 2,
+        "calibration_seconds": 1.0,
+        "trials": trials,
+        "front": [dict(t, test_error=test) for t, (_, _, test) in zip(trials, front, strict=True)],
+        "hypervolume_curve": {
+            "seconds": [0.0, 30.0, 60.0],
+            "hypervolume": [0.0, 0.3 + 0.1 * seed, 0.5 + 0.1 * seed],
+            "useful_hypervolume": [0.0, 0.1, 0.2 + 0.1 * seed],
+        },
+    }
+
+
+def _results() -> dict[str, Any]:
+    runs = [
+        # LEMONADE: best under 5k on every seed, worse than TPE-6 at any size.
+        _run("lemonade", 0, [(0.20, 4_000, 0.21), (0.12, 90_000, 0.13)]),
+        _run("lemonade", 1, [(0.22, 3_000, 0.23), (0.11, 80_000, 0.12)]),
+        # TPE-6: a network under 5k on one seed of two.
+        _run("tpe-6", 0, [(0.30, 4_500, 0.31), (0.10, 200_000, 0.11)]),
+        _run("tpe-6", 1, [(0.09, 150_000, 0.10)]),
+        _run("random-3", 0, [(0.25, 9_000, 0.26)]),
+        _run("random-3", 1, [(0.24, 8_000, 0.25)]),
+    ]
+    # LEMONADE's mean curve reaches the baselines' final 0.55 after 30 of 60 s (its seed 0
+    # then, its seed 1 at the end).
+    runs[0]["hypervolume_curve"]["hypervolume"] = [0.0, 0.6, 0.8]
+    runs[1]["hypervolume_curve"]["hypervolume"] = [0.0, 0.5, 0.7]
+    objectives = ["error", "params"]
+    return {
+        "machine": {"torch": "2.0.0+cpu", "threads": 2, "cuda": None},
+        "config": {
+            "dataset": "fashion-mnist",
+            "train_size": 1000,
+            "validation_size": 500,
+            "budget": 60.0,
+            "device": "cpu",
+            "jobs": 1,
+        },
+        "objectives": objectives,
+        "runs": runs,
+        "summaries_by_budget": {"1 min": _search_summary.summarise(runs, 60.0, objectives)},
+    }
+
+
+def test_the_readme_table_shows_losses_and_seeds() -> None:
+    table = results_markdown.readme_table(_results(), "2026-01-02")
+    rows = {line.split(" | ")[0]: line for line in table.splitlines() if line.startswith("|")}
+    assert rows["| 1 minute per search"].endswith(
+        "| LEMONADE, defaults (seeds 0, 1) | strongest baseline (seeds 0, 1) "
+        "| LEMONADE against it |"
+    )
+    # Under 5k: TPE-6 found one network on one seed of two, marked "(1)".
+    assert rows["| best error, <= 5k params"] == (
+        "| best error, <= 5k params | 21.00 / 22.00 | 30.00 / 31.00 (1), TPE-6 | -9.00 / -9.00 |"
+    )
+    # Under 10k random-3 is the strongest (24.5 against TPE-6's 30.0).
+    assert "| 24.50 / 25.50, random-3 |" in rows["| best error, <= 10k params"]
+    # At any size LEMONADE loses, and the table says so.
+    assert rows["| best error, any size"] == (
+        "| best error, any size | 11.50 / 12.50 | 9.50 / 10.50, TPE-6 | +2.00 / +2.00 |"
+    )
+    assert "reached after 0.50 of the budget (per seed 0.50 / 1.00)" in table
+    assert "Newest run committed 2026-01-02" in table
+    assert "1,000 training and 500 validation images" in table
