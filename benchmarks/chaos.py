@@ -1,13 +1,15 @@
 """Chaos run: workers SIGKILLed at random while they search; nothing completed may be lost.
 
-Four worker processes (``_chaos_worker.py``) search small networks on scikit-learn's
+Eight worker processes (``_chaos_worker.py``) search small networks on scikit-learn's
 digits with checkpoint retention on, sharing a study on PostgreSQL (Optuna's RDB
-heartbeats) or on a journal file (the sampler's heartbeats), and a file-system
-artifact store. Every few seconds (uniformly 2-5 s) the controller SIGKILLs a random
-worker and starts a new one, until it has killed ``--kills`` (or ``--max-minutes``
-passed). Dead workers' trials are failed by the heartbeats and retried (at most 3
-times) with the same decision. Then the workers are stopped, stale trials recovered,
-the retries run by one last worker, and the study is checked:
+heartbeats) or on a journal file (the sampler's heartbeats), and a file-system artifact
+store. First ``--startup-kills`` SIGKILLs 1-4 s apart hit any worker, in start-up,
+loading data, deciding or training the initial networks; then every few seconds
+(uniformly 2-5 s) the controller SIGKILLs a random worker past its start-up; each killed
+worker is replaced, until ``--kills`` more (or ``--max-minutes`` passed). Dead workers'
+trials are failed by the heartbeats and retried (at most 3 times) with the same
+decision. Then the workers are stopped, stale trials recovered, the retries run by one
+last worker, and the study is checked:
 
 * no trial is left RUNNING or WAITING;
 * every COMPLETE trial's checkpoint loads, or retention deleted it and logged the
@@ -22,9 +24,9 @@ the retries run by one last worker, and the study is checked:
 * the values of every trial seen COMPLETE during the run never changed.
 
 Prints and writes (JSON) kills survived, trials completed, failed and retried, and
-networks lost. ``--quick`` (CI): 6 kills, both storages. PostgreSQL's URL comes from
-``OPTUNA_LEMONADE_TEST_POSTGRES`` (CI sets it); exits 1 if a check fails.
-"""
+networks lost. ``--quick`` (CI): 3 start-up kills and 6 later, both storages.
+PostgreSQL's URL comes from ``OPTUNA_LEMONADE_TEST_POSTGRES`` (CI sets it); exits 1 if a
+check fails."""
 
 from __future__ import annotations
 
@@ -96,12 +98,13 @@ class Workers:
         self._started[process.pid] = time.monotonic()
         return process
 
-    def kill_one(self, rng: random.Random) -> None:
+    def kill_one(self, rng: random.Random, *, starting: bool = False) -> None:
         """SIGKILL a random worker, preferring one past its start-up (about 5 s of
-        imports), so that most kills land in the middle of a trial."""
+        imports), so that most kills land in the middle of a trial; with ``starting``,
+        any worker, so that kills land in start-up and the initial networks' training."""
         self.live = [p for p in self.live if p.poll() is None]
         working = [p for p in self.live if time.monotonic() - self._started[p.pid] > 6]
-        candidates = working or self.live
+        candidates = self.live if starting else working or self.live
         if candidates:
             victim = candidates[rng.randrange(len(candidates))]
             self.live.remove(victim)
@@ -242,7 +245,9 @@ def check(
     }
 
 
-def run(kind: str, kills: int, max_minutes: float, seed: int, workers: int) -> dict[str, Any]:
+def run(
+    kind: str, kills: int, startup_kills: int, max_minutes: float, seed: int, workers: int
+) -> dict[str, Any]:
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory() as name:
         directory = pathlib.Path(name)
@@ -261,16 +266,20 @@ def run(kind: str, kills: int, max_minutes: float, seed: int, workers: int) -> d
             pool.start()
         seen: dict[int, list[float]] = {}
         killed = 0
-        next_kill = time.monotonic() + rng.uniform(2, 5)
-        while killed < kills and time.monotonic() - start < 60 * max_minutes:
+        # The start-up kills first, 1-4 s apart within the first minute: workers
+        # importing, loading data, deciding and training the initial networks.
+        next_kill = time.monotonic() + rng.uniform(1, 4)
+        while killed < kills + startup_kills and time.monotonic() - start < 60 * max_minutes:
             time.sleep(0.5)
             for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
                 seen.setdefault(trial.number, list(trial.values))
             if time.monotonic() >= next_kill:
-                pool.kill_one(rng)
+                starting = killed < startup_kills
+                pool.kill_one(rng, starting=starting)
                 killed += 1
                 pool.start()
-                next_kill = time.monotonic() + rng.uniform(2, 5)
+                gap = (1, 4) if killed < startup_kills else (2, 5)
+                next_kill = time.monotonic() + rng.uniform(*gap)
         chaos_seconds = time.monotonic() - start
         codes = pool.stop(timeout=120)
         recover(kind, study)
@@ -296,6 +305,7 @@ def run(kind: str, kills: int, max_minutes: float, seed: int, workers: int) -> d
             "storage": kind,
             "workers": workers,
             "kills": killed,
+            "startup_kills": min(killed, startup_kills),
             "chaos_seconds": round(chaos_seconds, 1),
             "worker_exit_codes_at_stop": codes,
             "retries_run_at_the_end": waiting,
@@ -307,7 +317,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--storages", default="postgresql,journal")
     parser.add_argument("--kills", type=int, default=25)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument(
+        "--startup-kills",
+        type=int,
+        default=4,
+        help="kills in the first seconds, before the later ones (default: 4)",
+    )
     parser.add_argument("--max-minutes", type=float, default=15.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="6 kills per storage")
@@ -317,16 +333,22 @@ def main() -> None:
     unknown = sorted(set(storages) - {"postgresql", "journal"})
     if unknown:
         parser.error(f"--storages: unknown {', '.join(unknown)}; choose postgresql, journal")
-    if args.kills < 1 or args.workers < 1:
-        parser.error("--kills and --workers must be at least 1")
+    if args.kills < 1 or args.workers < 1 or args.startup_kills < 0:
+        parser.error("--kills and --workers must be at least 1, --startup-kills 0 or more")
     if args.quick:
-        args.kills = 6
+        args.kills, args.startup_kills = 6, 3
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=ExperimentalWarning)  # Optuna's heartbeats
     results = []
     for kind in storages:
-        print(f"{kind}: {args.workers} workers, killing {args.kills} ...", flush=True)
-        result = run(kind, args.kills, args.max_minutes, args.seed, args.workers)
+        print(
+            f"{kind}: {args.workers} workers, killing {args.startup_kills} at start-up and "
+            f"{args.kills} later ...",
+            flush=True,
+        )
+        result = run(
+            kind, args.kills, args.startup_kills, args.max_minutes, args.seed, args.workers
+        )
         results.append(result)
         print(
             f"{kind}: {result['kills']} kills in {result['chaos_seconds']:.0f} s; "

@@ -640,6 +640,49 @@ def _chaos_section(results: dict[str, Any], date: str | None, name: str) -> list
     return lines
 
 
+WORKERS = "workers.json"
+"""The search command's throughput against ``--workers`` and ``--threads``."""
+
+
+def workers_table(results: dict[str, Any], date: str | None) -> list[str]:
+    """Networks completed and front quality per ``--workers`` x ``--threads``, each
+    against one process with every core's threads (the command before ``--workers``)."""
+    runs = results["runs"]
+    lines = [
+        "| `--workers` x `--threads` | seed | networks | against 1 x "
+        f"{results['cores']} | HV | useful HV | best <= 25k | best any size |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for run in runs:
+        base = [
+            r
+            for r in runs
+            if r["seed"] == run["seed"] and r["workers"] == 1 and r["threads"] == results["cores"]
+        ]
+        ratio = f"{run['networks'] / base[0]['networks']:.2f}x" if base else "-"
+        best = run["best_validation_error"]
+        cells = ["-" if best[cap] is None else percent(float(best[cap])) for cap in ("25k", "any")]
+        lines.append(
+            f"| {run['workers']} x {run['threads']} | {run['seed']} | {run['networks']} | "
+            f"{ratio} | {run['hypervolume']:.3f} | {run['useful_hypervolume']:.3f} | "
+            f"{cells[0]} | {cells[1]} |"
+        )
+    lines += [
+        "",
+        f"`optuna-lemonade search --minutes {results['minutes']:g}` on {results['dataset']} "
+        f"({results['train_size']:,} training images), {results['cores']} CPU cores, one "
+        "run at a time on a fresh SQLite study; networks completed within the budget from "
+        "the command's start (data loading and worker start-up included), best validation "
+        f"error in %; `benchmarks/workers.py`, {date or '(not dated)'}: "
+        f"`benchmarks/results/{WORKERS}`.",
+    ]
+    return lines
+
+
+def _workers_section(results: dict[str, Any], date: str | None, name: str) -> list[str]:
+    return ["### Workers and threads of the search command", "", *workers_table(results, date)]
+
+
 def _preservation_section(results: dict[str, Any], date: str | None, name: str) -> list[str]:
     lines = [
         "### Function preservation of the exact morphisms",
@@ -777,6 +820,7 @@ SUMMARY_FILES = (
     "overhead/*.json",
     "five_objectives.json",
     "chaos.json",
+    WORKERS,
     "function_preservation.json",
     "approximate_morphisms.json",
     "checkpoint_retention.json",
@@ -842,6 +886,7 @@ def benchmarks_summary(
             ),
         ]
     lines += one("five_objectives.json", _five_objectives_section)
+    lines += one(WORKERS, _workers_section)
     lines += one("chaos.json", _chaos_section)
     lines += one("function_preservation.json", _preservation_section)
     lines += one("approximate_morphisms.json", _approximate_section)
@@ -886,8 +931,13 @@ def load_results(
 def blocks(directory: pathlib.Path = RESULTS) -> dict[Target, str]:
     """What each target's block should hold."""
     results, dates, times = load_results(directory)
+    table = readme_table(results[SEARCH], dates.get(SEARCH))
+    if WORKERS in results:  # the second table: what --workers gains on this machine
+        lead = "What `search --workers` gains on such a machine (one seed per row):"
+        rows = workers_table(results[WORKERS], dates.get(WORKERS))
+        table += "\n\n" + "\n".join([lead, "", *rows])
     return {
-        README_TABLE: readme_table(results[SEARCH], dates.get(SEARCH)),
+        README_TABLE: table,
         BENCHMARKS_SUMMARY: benchmarks_summary(results, dates, times),
     }
 

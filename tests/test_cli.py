@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+import itertools
 import pathlib
+import re
 import shutil
 import signal
 import subprocess
@@ -19,6 +21,7 @@ import torch
 from optuna_lemonade import build_model
 from optuna_lemonade._storage_keys import DECISION_KEY
 from optuna_lemonade.cli import main
+from optuna_lemonade.cli._arguments import parsers
 from optuna_lemonade.sampler import Child
 from optuna_lemonade.sampler._decision import Decision
 from optuna_lemonade.training._data import DEBIAN_FASHION_MNIST
@@ -26,7 +29,8 @@ from tests.conftest import subprocess_env
 
 
 ROOT = pathlib.Path(__file__).parents[1]
-FAST = ["--initial-epochs", "2", "--child-epochs", "1", "--quiet"]
+# One worker: in this process, as the tests that patch it need (--workers N: below).
+FAST = ["--initial-epochs", "2", "--child-epochs", "1", "--quiet", "--workers", "1"]
 
 
 @pytest.fixture
@@ -156,6 +160,8 @@ def _usage_error(
             "pip install 'optuna-lemonade[postgres]'",
         ),
         (["--trials", "1", "--grace-period", "5", "--heartbeat-interval", "10"], "longer"),
+        (["--trials", "1", "--workers", "0"], "--workers must be positive"),
+        (["--trials", "1", "--threads", "-2"], "--threads must be positive"),
     ],
 )
 def test_bad_input_is_one_line_with_usage_and_leaves_nothing(
@@ -387,6 +393,7 @@ def test_cifar10_and_cifar100_as_two_tasks(
 ) -> None:
     argv = ["search", "--dataset", "cifar10,cifar100", "--data-dir", str(cifar_stand_ins)]
     argv += ["--train-size", "200", "--trials", "3", "--initial-epochs", "1", "--quiet"]
+    argv += ["--workers", "1"]  # in this process, where the stand-ins' check is patched
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "cifar10 200 train / 5000 validation, cifar100 200 train" in out
@@ -426,3 +433,105 @@ def test_the_genealogy_figure_puts_the_error_up_and_a_cost_across(
         pytest.skip("optuna-lemonade[dashboard] is not installed")
     pages.save_genealogy()
     assert drawn == [{"x": x, "y": y}]
+
+
+# --workers N: several processes on one study.
+
+
+def _overlapping(trials: list[optuna.trial.FrozenTrial]) -> bool:
+    """Whether two trials ran at the same time (in two processes)."""
+    spans = sorted((t.datetime_start, t.datetime_complete) for t in trials)
+    return any(later[0] < earlier[1] for earlier, later in itertools.pairwise(spans))
+
+
+@pytest.mark.slow
+@pytest.mark.distributed
+def test_two_workers_share_the_trials_and_report_once(tmp_path: pathlib.Path) -> None:
+    process = _start(tmp_path, "--trials", "7", "--workers", "2", quiet=False)
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err + out
+    headers = [line for line in out.splitlines() if line.startswith("study ")]
+    assert len(headers) == 1 and headers[0].endswith("2 workers x 1 thread"), out
+    assert len(re.findall(r"^trial +\d+  error", out, flags=re.MULTILINE)) == 7
+    assert out.count("Pareto front (") == 1
+    assert (tmp_path / "lemonade-pareto.png").stat().st_size > 0
+    trials = _trials(tmp_path)
+    assert len(trials) == 7 and all(t.state == TrialState.COMPLETE for t in trials)
+    assert _overlapping(trials)  # two processes trained at once
+    assert sum(t.user_attrs["lemonade_parent"] is None for t in trials) == 3  # once each
+
+
+@pytest.mark.slow
+@pytest.mark.distributed
+def test_a_signal_stops_every_worker_cleanly(tmp_path: pathlib.Path) -> None:
+    process = _start(tmp_path, "--trials", "500", "--child-epochs", "40", "--workers", "2")
+    list(_lines_until(process, "trial    3 "))  # both workers are on a child now
+    time.sleep(1.0)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 143, err
+    assert "Traceback" not in err + out
+    stopped = [line for line in out.splitlines() if line.startswith("stopped by")]
+    assert "stopped by SIGTERM" in stopped  # the run's own line
+    assert len([line for line in stopped if "marked FAIL" in line]) == 2  # one per worker
+    assert out.count("Pareto front (") == 1
+    trials = _trials(tmp_path)
+    assert not [t.number for t in trials if t.state == TrialState.RUNNING]
+    assert sum(t.state == TrialState.FAIL for t in trials) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.distributed
+def test_workers_stop_when_their_run_is_killed(tmp_path: pathlib.Path) -> None:
+    """SIGKILL leaves the run no chance to forward anything: its workers get SIGTERM
+    from the kernel (Linux) and stop as after Ctrl-C, leaving no trial RUNNING."""
+    if sys.platform != "linux":
+        pytest.skip("PR_SET_PDEATHSIG is Linux's")
+    process = _start(tmp_path, "--trials", "500", "--child-epochs", "40", "--workers", "2")
+    list(_lines_until(process, "trial    3 "))
+    process.kill()
+    process.communicate(timeout=60)
+    deadline = time.monotonic() + 120  # a loaded machine: the workers' last writes wait
+    while time.monotonic() < deadline:
+        trials = _trials(tmp_path)
+        if not [t for t in trials if t.state == TrialState.RUNNING]:
+            break
+        time.sleep(1.0)
+    count = len(trials)
+    time.sleep(3.0)
+    assert not [t.number for t in trials if t.state == TrialState.RUNNING], trials
+    assert len(_trials(tmp_path)) == count  # no worker goes on
+
+
+def test_workers_options_resolve_and_reach_each_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from optuna_lemonade.cli import _workers
+
+    monkeypatch.setattr(_workers, "cores", lambda: 4)
+    parser, _ = parsers()
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+
+    def resolved(*argv: str, device: torch.device = cpu) -> tuple[int, int | None]:
+        args = parser.parse_args(["search", *argv])
+        objectives = (args.objectives or "error,params").split(",")
+        return _workers.resolve(args, device, objectives)
+
+    assert resolved("--minutes", "5") == (4, 1)  # a process per core, one thread each
+    assert resolved("--minutes", "5", device=cuda) == (1, None)
+    assert resolved("--minutes", "5", "--objectives", "error,latency") == (1, None)
+    assert resolved("--trials", "3") == (3, 1)  # no idle worker
+    assert resolved("--minutes", "5", "--workers", "2", "--threads", "2") == (2, 2)
+    assert resolved("--minutes", "5", "--workers", "1") == (1, None)
+    assert _workers.shares(7, 3) == [3, 2, 2] and _workers.shares(None, 2) == [None, None]
+    argv = ["search", "--trials", "7", "--workers", "3", "--quiet"]
+    for index, share in enumerate(_workers.shares(7, 3)):
+        args = parser.parse_args(_workers.worker_argv(argv, index, 1, share))
+        assert (args.workers, args.worker_index, args.threads, args.trials) == (
+            1,
+            index,
+            1,
+            share,
+        )
+        assert _workers.resolve(args, cpu, ["error", "params"]) == (1, 1)

@@ -11,6 +11,7 @@ import warnings
 
 import optuna
 from optuna.artifacts import FileSystemArtifactStore
+import torch
 from tqdm.auto import tqdm
 
 from optuna_lemonade.architecture import SearchSpace
@@ -37,6 +38,8 @@ from optuna_lemonade.cli._signals import SIGNAL_EXIT
 from optuna_lemonade.cli._signals import Stopper
 from optuna_lemonade.cli._take_away import export_main
 from optuna_lemonade.cli._take_away import train_main
+from optuna_lemonade.cli._workers import resolve as resolve_workers
+from optuna_lemonade.cli._workers import Workers
 from optuna_lemonade.latency import Latency
 from optuna_lemonade.sampler import LemonadeSampler
 from optuna_lemonade.training import Task
@@ -60,6 +63,10 @@ def _search(argv: Sequence[str] | None, stopper: Stopper) -> int:
     args = parser.parse_args(argv)
     objectives = check_options(args, search_parser)
     device = check_device(args.device, search_parser)
+    workers, threads = resolve_workers(args, device, objectives)
+    if threads is not None:
+        torch.set_num_threads(threads)
+    is_worker = args.worker_index is not None  # one of the processes of a --workers run
     check_writable_file(args.plot, "--plot", search_parser)
     defaults = DEFAULTS[args.datasets[0]]
     batch_size = int(args.batch_size or defaults["batch_size"])
@@ -121,13 +128,29 @@ def _search(argv: Sequence[str] | None, stopper: Stopper) -> int:
     sizes = ", ".join(
         f"{d.name} {len(d.train)} train / {len(d.validation)} validation" for d in datasets
     )
-    print(
-        f"study {study.study_name!r} in {display_url(args.storage)} ({before} trials so far), "
-        f"data {data.input_shape}: {sizes}; device {device}, objectives "
-        f"{', '.join(objectives)}",
-        flush=True,
-    )
-    fail_trials_left_running(study, args.grace_period)
+    if not is_worker:
+        each = threads or torch.get_num_threads()
+        print(
+            f"study {study.study_name!r} in {display_url(args.storage)} ({before} trials so "
+            f"far), data {data.input_shape}: {sizes}; device {device}, objectives "
+            f"{', '.join(objectives)}; {workers} worker{'s' if workers > 1 else ''} x "
+            f"{each} thread{'s' if each > 1 else ''}",
+            flush=True,
+        )
+        fail_trials_left_running(study, args.grace_period)
+    if workers > 1:
+        words = list(sys.argv[1:] if argv is None else argv)
+        run = Workers(words, workers, threads, args.trials, args.minutes, progress=not args.quiet)
+        run.run()
+        if run.signum is not None:
+            stopper.signum = run.signum
+            print(f"\nstopped by {signal.Signals(run.signum).name}", flush=True)
+        for index, code in run.failed:
+            print(f"optuna-lemonade: worker {index} exited with status {code}", file=sys.stderr)
+        Pages(study, artifact_store, enabled=not args.no_dashboard).save_genealogy()
+        problem = report(args, study, sampler, objectives, before, tasks, device, stopper)
+        status = SIGNAL_EXIT[signal.Signals(run.signum)] if run.signum is not None else 0
+        return status or problem or (1 if run.failed else 0)
     pages = Pages(study, artifact_store, enabled=not args.no_dashboard)
 
     def objective(trial: optuna.Trial) -> list[float]:
@@ -176,7 +199,7 @@ def _search(argv: Sequence[str] | None, stopper: Stopper) -> int:
                 objective,
                 n_trials=args.trials,
                 timeout=None if args.minutes is None else args.minutes * 60,
-                show_progress_bar=not args.quiet,
+                show_progress_bar=not args.quiet and not is_worker,
                 catch=(RuntimeError, ValueError),
                 callbacks=[stopper.callback, pages.callback],
             )
@@ -190,6 +213,8 @@ def _search(argv: Sequence[str] | None, stopper: Stopper) -> int:
             "" if stopper.stopped_trial is None else f"; trial {stopper.stopped_trial} marked FAIL"
         )
         print(f"\nstopped by {signal.Signals(stopper.signum).name}{marked}", flush=True)
+    if is_worker:  # the run that started it reports for all its workers
+        return status
     pages.save_genealogy()
     problem = report(args, study, sampler, objectives, before, tasks, device, stopper)
     return status or problem

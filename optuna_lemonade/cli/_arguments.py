@@ -129,6 +129,23 @@ def command_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argum
         help="a RUNNING trial without a heartbeat for this many seconds was left by a "
         "stopped run and is marked failed (default: 30)",
     )
+    processes = search.add_argument_group("workers")
+    processes.add_argument(
+        "--workers",
+        type=int,
+        help="worker processes training networks at once on the study, one progress "
+        "display and one report for all (default: one per CPU core on the CPU; 1 on CUDA "
+        "and when latency is measured on the CPU; LEMONADE's networks are small, so "
+        "separate processes use the cores better than threads inside one network)",
+    )
+    processes.add_argument(
+        "--threads",
+        type=int,
+        help="PyTorch threads of each worker (default: 1 with several workers; with one, "
+        "PyTorch's default)",
+    )
+    # A worker process of a run with --workers N (set by that run, not by users).
+    processes.add_argument("--worker-index", type=int, help=argparse.SUPPRESS)
     searching = search.add_argument_group("search")
     searching.add_argument(
         "--objectives",
@@ -330,6 +347,8 @@ def check_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         "--latency-batch-size": args.latency_batch_size,
         "--latency-threads": args.latency_threads,
         "--latency-repeats": args.latency_repeats,
+        "--workers": args.workers,
+        "--threads": args.threads,
     }
     for name, value in positive.items():
         # ``not value > 0`` also refuses NaN.

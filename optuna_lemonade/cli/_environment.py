@@ -151,10 +151,14 @@ def open_storage(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            # SQLite lets one writer in at a time; with several workers a writer may
+            # wait for another's transaction: up to a minute, not SQLite's default 5 s.
+            engine = {"connect_args": {"timeout": 60}} if args.storage.startswith("sqlite") else {}
             if heartbeat is None:
-                return optuna.storages.RDBStorage(args.storage)
+                return optuna.storages.RDBStorage(args.storage, engine_kwargs=engine)
             return optuna.storages.RDBStorage(
                 args.storage,
+                engine_kwargs=engine,
                 heartbeat_interval=int(max(1, round(heartbeat))),
                 grace_period=int(max(2, round(args.grace_period))),
             )

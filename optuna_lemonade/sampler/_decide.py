@@ -20,6 +20,7 @@ from optuna_lemonade.checkpoints import CheckpointStore
 from optuna_lemonade.checkpoints import StoreUnavailableError
 from optuna_lemonade.network import GraphNetwork
 from optuna_lemonade.sampler import _population
+from optuna_lemonade.sampler import _start
 from optuna_lemonade.sampler._decision import Decision
 from optuna_lemonade.sampler._decision import DecisionCache
 from optuna_lemonade.sampler._decision import DecisionKind
@@ -54,6 +55,7 @@ class DecisionMaker:
         self._store = store
         self._decisions = decisions
         self._eligible = eligible
+        self._extra: list[Architecture] | None = None  # what _start trains beyond initial
         # The trial number of the initial network with the most parameters (initial
         # networks are trained by trial number), or None.
         self._largest_initial = (
@@ -79,17 +81,18 @@ class DecisionMaker:
                 an initial network); the ids found unreadable are added to its
                 ``withdrawn``.
         """
-        if trial.number < len(self._initial):
-            return self._from_scratch(trial.number, "initial", rng), None
+        number = _start.stands_for(trial)
+        if number < len(self._initial):
+            return self._from_scratch(number, "initial", rng), None
         assert snapshot is not None
         trials, excluded = snapshot.trials, snapshot.withdrawn
         reason = f"{_MAX_PARENT_ATTEMPTS} parents in a row had bad checkpoints"
         for _ in range(_MAX_PARENT_ATTEMPTS):
             population = _population.population(trials, study.directions, self._eligible, excluded)
             if not population:
-                # Quietly: e.g. objectives that do not train networks (Optuna's own
-                # sampler tests) or initial trials still running.
-                return self._restart(rng), None
+                # Quietly: initial trials still running (more workers than initial
+                # networks), or objectives that train no network (Optuna's sampler tests).
+                return self._start(trials, rng), None
             proposed = self._propose(trial, trials, population, rng)
             if proposed is None:
                 reason = "no operator applies to any network of the population"
@@ -156,6 +159,20 @@ class DecisionMaker:
         arch = self._initial[index]
         return Decision(
             kind=kind,
+            architecture=arch,
+            cheap_objectives=self._settings.evaluate(arch),
+            seed=int(rng.integers(0, 2**31 - 1)),
+        )
+
+    def _start(self, trials: Sequence[FrozenTrial], rng: np.random.Generator) -> Decision:
+        """No network to be a parent: one that no trial trains yet, else a restart."""
+        if self._extra is None:
+            self._extra = _start.extra_architectures(self._initial, self._settings.space)
+        arch = _start.unclaimed(self._initial, self._extra, trials, self._decisions.get)
+        if arch is None:
+            return self._restart(rng)
+        return Decision(
+            kind="initial",
             architecture=arch,
             cheap_objectives=self._settings.evaluate(arch),
             seed=int(rng.integers(0, 2**31 - 1)),

@@ -41,6 +41,7 @@ from optuna_lemonade.sampler._selection import SelectionStrategy
 from optuna_lemonade.sampler._shared_measurements import SharedMeasurements
 from optuna_lemonade.sampler._stale import StaleTrialCallback
 from optuna_lemonade.sampler._stale import StaleTrials
+from optuna_lemonade.sampler._start import stands_for
 from optuna_lemonade.training import reference_macs
 
 
@@ -229,7 +230,7 @@ class LemonadeSampler(BaseSampler):
         an RDB storage each is a query.
         """
         needed = (
-            trial.number >= len(self._initial)
+            stands_for(trial) >= len(self._initial)
             or self._retention.active
             or self._stale.reads_trials(study)
             or self._measurements
@@ -241,7 +242,7 @@ class LemonadeSampler(BaseSampler):
     ) -> tuple[Decision, GraphNetwork | None]:
         # One generator per trial number: decisions do not depend on which worker or
         # thread asks, or in what order, only on the seed, trial number and study.
-        rng = np.random.default_rng([self._entropy, trial.number])
+        rng = np.random.default_rng([self._entropy, stands_for(trial)])
         if snapshot is not None:
             self._stale.fail_undecided(study, snapshot.trials)
             self._measurements.load(study, snapshot.attrs)

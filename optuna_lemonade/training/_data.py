@@ -7,6 +7,7 @@ import gzip
 import os
 import pathlib
 import shutil
+import tempfile
 
 import numpy as np
 import torch
@@ -142,6 +143,30 @@ def _find_fashion_mnist(data_dir: pathlib.Path | None) -> pathlib.Path | None:
     return None
 
 
+def _copy_atomically(source: pathlib.Path, target: pathlib.Path) -> None:
+    """Copy ``source`` (or ``source.gz``, uncompressed) to ``target``, all or nothing.
+
+    Several workers may fill an empty cache at once: each writes its own temporary file
+    (a unique name in the target's directory) and renames it into place, which is
+    atomic; the last rename wins, and every copy is the same.
+    """
+    with tempfile.NamedTemporaryFile(
+        dir=target.parent, prefix=f"{target.name}.", suffix=".partial", delete=False
+    ) as partial:
+        try:
+            if source.exists():
+                with open(source, "rb") as src:
+                    shutil.copyfileobj(src, partial)
+            else:
+                with gzip.open(source.with_name(f"{source.name}.gz"), "rb") as src:
+                    shutil.copyfileobj(src, partial)
+        except BaseException:
+            partial.close()
+            os.unlink(partial.name)
+            raise
+    os.replace(partial.name, target)
+
+
 def _fashion_mnist(
     seed: int,
     validation_size: int | None,
@@ -161,14 +186,7 @@ def _fashion_mnist(
             target = raw / name
             if target.exists():
                 continue
-            source = local / name
-            partial = raw / f"{name}.partial"
-            if source.exists():
-                shutil.copyfile(source, partial)
-            else:
-                with gzip.open(local / f"{name}.gz", "rb") as src, open(partial, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
-            partial.replace(target)
+            _copy_atomically(local / name, target)
     elif not download:
         raise FileNotFoundError(
             "Fashion-MNIST not found: looked in "

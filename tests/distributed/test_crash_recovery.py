@@ -22,6 +22,7 @@ from optuna.trial import TrialState
 import pytest
 
 from optuna_lemonade._storage_keys import DECISION_KEY
+from optuna_lemonade.sampler._decision import Decision
 from tests.distributed.conftest import check_lineage
 from tests.distributed.conftest import decisions
 from tests.distributed.conftest import finish
@@ -260,3 +261,10 @@ def test_a_trial_killed_before_the_decision_is_failed_and_retried(tmp_path, spac
         popped = study.ask()  # the next ask() runs the retry, which decides anew
     assert popped.number == retry[0].number
     assert DECISION_KEY in study.trials[popped.number].system_attrs
+    # Trial 0 stood for the first initial network: its retry trains that one, so every
+    # initial architecture is trained once (before, it decided as trial 3, a child).
+    decisions = [Decision.from_dict(t.system_attrs[DECISION_KEY]) for t in study.trials[1:]]
+    assert decisions[-1].kind == "initial"
+    assert decisions[-1].architecture == space.initial_architectures()[0]
+    trained = [d.architecture for d in decisions if d.kind == "initial"]
+    assert sorted(map(str, trained)) == sorted(map(str, space.initial_architectures()))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pathlib
 
+import numpy as np
 import pytest
 import torch
 
 from optuna_lemonade.training import load_dataset
+from optuna_lemonade.training._data import _FASHION_FILES
 from optuna_lemonade.training._data import DEBIAN_FASHION_MNIST
 
 
@@ -71,3 +73,67 @@ def test_cifar_data_sets_through_torchvision(cifar_stand_ins: pathlib.Path) -> N
         data = load_dataset(name, data_dir=cifar_stand_ins, train_size=300)
         assert data.input_shape == (3, 32, 32) and data.num_classes == classes
         assert (len(data.train), len(data.validation), len(data.test)) == (300, 5_000, 200)
+
+
+def _idx_files(directory: pathlib.Path, images: int) -> None:
+    """A stand-in for Fashion-MNIST's gzip'd idx files, with ``images`` random images."""
+    import gzip
+    import struct
+
+    directory.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for split, count in (("train", images), ("t10k", images // 4)):
+        pixels = rng.integers(0, 256, size=(count, 28, 28), dtype=np.uint8)
+        labels = np.arange(count, dtype=np.uint8) % 10
+        with gzip.open(directory / f"{split}-images-idx3-ubyte.gz", "wb", compresslevel=1) as f:
+            f.write(struct.pack(">IIII", 2051, count, 28, 28) + pixels.tobytes())
+        with gzip.open(directory / f"{split}-labels-idx1-ubyte.gz", "wb", compresslevel=1) as f:
+            f.write(struct.pack(">II", 2049, count) + labels.tobytes())
+
+
+_LOAD_AT_ONCE = """
+import sys, time
+import torchvision.datasets  # imported by load_dataset: before the start, not in the race
+from optuna_lemonade.training import load_dataset
+
+start = float(sys.argv[2])
+time.sleep(max(0.0, start - time.time()))  # every process loads at the same moment
+data = load_dataset("fashion-mnist", data_dir=sys.argv[1], train_size=100, validation_size=50)
+print(len(data.train), len(data.test))
+"""
+
+
+@pytest.mark.slow
+def test_workers_fill_an_empty_data_cache_at_once(tmp_path: pathlib.Path) -> None:
+    """Several workers started together on a fresh machine each copy the data set into
+    the empty cache: each writes its own temporary file and renames it into place (one
+    shared '.partial' name made all but one fail)."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import subprocess_env
+
+    source = tmp_path / "source"
+    _idx_files(source, images=60_000)  # 47 MB, as Fashion-MNIST: copies that overlap
+    cache = tmp_path / "cache"
+    env = subprocess_env(OPTUNA_LEMONADE_CACHE=str(cache))
+    script = tmp_path / "load.py"
+    script.write_text(_LOAD_AT_ONCE)
+    start = time.time() + 8  # after every process has imported torch
+    workers = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(source), str(start)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outputs = [worker.communicate(timeout=300)[0] for worker in workers]
+    assert [worker.returncode for worker in workers] == [0] * 4, outputs
+    assert all(output.split() == ["100", "15000"] for output in outputs), outputs
+    raw = cache / "torchvision" / "FashionMNIST" / "raw"
+    # Every file in place, and no temporary file left behind.
+    assert sorted(p.name for p in raw.iterdir()) == sorted(_FASHION_FILES)
