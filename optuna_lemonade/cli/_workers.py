@@ -150,16 +150,20 @@ class Workers:
                 threading.Thread(
                     target=self._read, args=(index, name, stream), daemon=True
                 ).start()
-        total = self._trials if self._trials is not None else self._seconds
-        unit = "trial" if self._trials is not None else "s"
-        with tqdm(total=total, unit=unit, disable=not self._progress, leave=False) as bar:
+        if self._trials is not None:
+            bar_options: dict[str, object] = {"total": self._trials, "unit": "trial"}
+        else:  # seconds of the budget, as Optuna's own bar shows a timeout
+            seconds = round(self._seconds or 0)
+            budget = f"{seconds // 60:02d}:{seconds % 60:02d}"
+            bar_options = {"total": seconds, "bar_format": "{l_bar}{bar}| {elapsed}/" + budget}
+        with tqdm(disable=not self._progress, leave=False, **bar_options) as bar:
             start = time.monotonic()
             ended = 0  # stdout and stderr streams closed
             while ended < 2 * len(self._processes):
                 try:
                     ended += self._relay(bar)
                     if self._trials is None and self._seconds is not None:
-                        bar.n = min(self._seconds, round(time.monotonic() - start))
+                        bar.n = min(round(self._seconds), round(time.monotonic() - start))
                         bar.refresh()
                 except Interrupted as stop:
                     self._forward(stop.signum)
