@@ -679,6 +679,28 @@ def workers_table(results: dict[str, Any], date: str | None) -> list[str]:
     return lines
 
 
+def _startup_section(results: dict[str, Any], date: str | None, name: str) -> list[str]:
+    lines = [
+        "### The first minute of many workers",
+        "",
+        "Worker processes started at once on a fresh SQLite study (digits, initial networks "
+        f"10 epochs, {results['trials_per_worker']} trials per worker): networks trained "
+        "from scratch whose architecture another trial already had, before "
+        f"(`{results['before']}`) and after the start-up change ({_source(name, date)}):",
+        "",
+        "| workers | version | from scratch | architectures | trained twice | seconds twice "
+        "| seconds of training |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results["runs"]:
+        lines.append(
+            f"| {r['workers']} | {r['version']} | {r['from_scratch']} | "
+            f"{r['architectures_from_scratch']} | {r['trained_twice']} | "
+            f"{r['seconds_trained_twice']:.0f} | {r['seconds_in_all']:.0f} |"
+        )
+    return lines
+
+
 def _workers_section(results: dict[str, Any], date: str | None, name: str) -> list[str]:
     return ["### Workers and threads of the search command", "", *workers_table(results, date)]
 
@@ -821,6 +843,7 @@ SUMMARY_FILES = (
     "five_objectives.json",
     "chaos.json",
     WORKERS,
+    "startup.json",
     "function_preservation.json",
     "approximate_morphisms.json",
     "checkpoint_retention.json",
@@ -887,6 +910,7 @@ def benchmarks_summary(
         ]
     lines += one("five_objectives.json", _five_objectives_section)
     lines += one(WORKERS, _workers_section)
+    lines += one("startup.json", _startup_section)
     lines += one("chaos.json", _chaos_section)
     lines += one("function_preservation.json", _preservation_section)
     lines += one("approximate_morphisms.json", _approximate_section)

@@ -92,7 +92,7 @@ class DecisionMaker:
             if not population:
                 # Quietly: initial trials still running (more workers than initial
                 # networks), or objectives that train no network (Optuna's sampler tests).
-                return self._start(trials, rng), None
+                return self._start(trial, trials, rng), None
             proposed = self._propose(trial, trials, population, rng)
             if proposed is None:
                 reason = "no operator applies to any network of the population"
@@ -164,11 +164,13 @@ class DecisionMaker:
             seed=int(rng.integers(0, 2**31 - 1)),
         )
 
-    def _start(self, trials: Sequence[FrozenTrial], rng: np.random.Generator) -> Decision:
+    def _start(
+        self, trial: FrozenTrial, trials: Sequence[FrozenTrial], rng: np.random.Generator
+    ) -> Decision:
         """No network to be a parent: one that no trial trains yet, else a restart."""
         if self._extra is None:
             self._extra = _start.extra_architectures(self._initial, self._settings.space)
-        arch = _start.unclaimed(self._initial, self._extra, trials, self._decisions.get)
+        arch = _start.unclaimed(self._initial, self._extra, trials, self._decisions.get, trial)
         if arch is None:
             return self._restart(rng)
         return Decision(

@@ -77,20 +77,28 @@ def unclaimed(
     extra: Sequence[Architecture],
     trials: Sequence[FrozenTrial],
     decision_of: Callable[[FrozenTrial], Decision | None],
+    current: FrozenTrial,
 ) -> Architecture | None:
-    """The first of ``initial``, then ``extra``, that no unfinished or complete trial has.
+    """A network of ``initial``, then ``extra``, that no other trial has, for ``current``.
 
     A running or waiting trial that stands for an initial network but has no decision
     yet (being decided by another worker, or a retry queued before its decision was
-    written) claims that network too.
+    written) claims that network too. Other undecided trials with lower numbers may be
+    choosing from the same list at this moment: the k-th of them by number takes the
+    k-th free network, so ``current`` skips one free network for each.
     """
     claimed = set()
+    ahead = 0
     for trial in trials:
-        if trial.state not in _CLAIMING:
+        if trial.state not in _CLAIMING or trial.number == current.number:
             continue
         decision = decision_of(trial)
         if decision is not None:
             claimed.add(decision.architecture)
-        elif trial.state != TrialState.COMPLETE and stands_for(trial) < len(initial):
-            claimed.add(initial[stands_for(trial)])
-    return next((arch for arch in [*initial, *extra] if arch not in claimed), None)
+        elif trial.state != TrialState.COMPLETE:
+            if stands_for(trial) < len(initial):
+                claimed.add(initial[stands_for(trial)])
+            elif trial.number < current.number:
+                ahead += 1
+    free = [arch for arch in [*initial, *extra] if arch not in claimed]
+    return free[ahead] if ahead < len(free) else None

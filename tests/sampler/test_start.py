@@ -65,13 +65,18 @@ def test_trials_not_decided_yet_claim_the_initial_network_they_stand_for(space) 
     initial = space.initial_architectures()
     extra = extra_architectures(initial, space)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    for _ in range(4):
-        study.ask()  # RUNNING, no decision: trials 0-3
-    trials = study.get_trials(deepcopy=False)
-    assert unclaimed(initial, extra, trials, lambda t: None) == extra[0]
+    for _ in range(6):
+        study.ask()  # RUNNING, no decision: trials 0-5
+
+    def free_for(number: int) -> object:
+        trials = study.get_trials(deepcopy=False)
+        return unclaimed(initial, extra, trials, lambda t: None, trials[number])
+
+    # Trials 3, 4 and 5 decide at the same moment: each takes its own network.
+    assert [free_for(n) for n in (3, 4, 5)] == extra[:3]
     study.tell(0, state=TrialState.FAIL)  # trial 0 died before its decision ...
-    assert unclaimed(initial, extra, study.trials, lambda t: None) == initial[0]
+    assert free_for(3) == initial[0]
     RetryFailedTrialCallback()(study, study.trials[0])  # ... and its retry is queued
     retry = study.trials[-1]
     assert retry.state == TrialState.WAITING and stands_for(retry) == 0
-    assert unclaimed(initial, extra, study.trials, lambda t: None) == extra[0]
+    assert free_for(3) == extra[0]
