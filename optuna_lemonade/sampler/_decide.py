@@ -92,7 +92,7 @@ class DecisionMaker:
             if not population:
                 # Quietly: initial trials still running (more workers than initial
                 # networks), or objectives that train no network (Optuna's sampler tests).
-                return self._start(trial, trials, rng), None
+                return self._without_parents(trial, trials, rng), None
             proposed = self._propose(trial, trials, population, rng)
             if proposed is None:
                 reason = "no operator applies to any network of the population"
@@ -164,7 +164,7 @@ class DecisionMaker:
             seed=int(rng.integers(0, 2**31 - 1)),
         )
 
-    def _start(
+    def _without_parents(
         self, trial: FrozenTrial, trials: Sequence[FrozenTrial], rng: np.random.Generator
     ) -> Decision:
         """No network to be a parent: one that no trial trains yet, else a restart."""
