@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import pathlib
 import platform
+import sys
 from typing import Any
 
 import numpy as np
@@ -38,3 +39,24 @@ def write_json(output_dir: pathlib.Path, name: str, payload: dict[str, Any]) -> 
     path = output_dir / f"{name}.json"
     path.write_text(json.dumps({"machine": machine(), **payload}, indent=1))
     return path
+
+
+def search_command(directory: pathlib.Path, *options: str) -> tuple[list[str], str]:
+    """``optuna-lemonade search`` as a user runs it, with its study, checkpoints and plot
+    in ``directory`` and ``--quiet``; returns the command and the study's storage URL."""
+    storage = f"sqlite:///{directory / 'study.db'}"
+    command = [
+        sys.executable,
+        "-m",
+        "optuna_lemonade.cli",
+        "search",
+        *options,
+        "--storage",
+        storage,
+        "--checkpoint-dir",
+        str(directory / "checkpoints"),
+        "--plot",
+        str(directory / "front.png"),
+        "--quiet",
+    ]
+    return command, storage

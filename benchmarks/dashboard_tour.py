@@ -31,6 +31,7 @@ import time
 from typing import Any
 import urllib.request
 
+from _common import search_command
 import optuna
 
 from optuna_lemonade import _optuna_compat as compat
@@ -47,26 +48,9 @@ def free_port() -> int:
 
 
 def run_search(directory: pathlib.Path, trials: int) -> str:
-    storage = f"sqlite:///{directory / 'study.db'}"
-    command = [
-        sys.executable,
-        "-m",
-        "optuna_lemonade.cli",
-        "search",
-        "--dataset",
-        "digits",
-        "--trials",
-        str(trials),
-        "--storage",
-        storage,
-        "--checkpoint-dir",
-        str(directory / "checkpoints"),
-        "--plot",
-        str(directory / "p.png"),
-        "--quiet",
-        "--seed",
-        "0",
-    ]
+    command, storage = search_command(
+        directory, "--dataset", "digits", "--trials", str(trials), "--seed", "0"
+    )
     print("$", " ".join(command[2:]), flush=True)
     subprocess.run(command, check=True)
     return storage

@@ -16,12 +16,12 @@ import datetime
 import json
 import pathlib
 import subprocess
-import sys
 import tempfile
 import time
 from typing import Any
 
 from _common import RESULTS
+from _common import search_command
 from _common import write_json
 from _search_summary import hypervolume
 from _search_summary import SIZE_CAPS
@@ -64,33 +64,12 @@ def configs(text: str) -> list[tuple[int, int]]:
 def run(
     args: argparse.Namespace, workers: int, threads: int, seed: int, directory: pathlib.Path
 ) -> dict[str, Any]:
-    storage = f"sqlite:///{directory / 'study.db'}"
-    command = [
-        sys.executable,
-        "-m",
-        "optuna_lemonade.cli",
-        "search",
-        "--dataset",
-        args.dataset,
-        "--train-size",
-        str(args.train_size),
-        "--minutes",
-        str(args.minutes),
-        "--workers",
-        str(workers),
-        "--threads",
-        str(threads),
-        "--seed",
-        str(seed),
-        "--storage",
-        storage,
-        "--checkpoint-dir",
-        str(directory / "checkpoints"),
-        "--plot",
-        str(directory / "front.png"),
-        "--quiet",
-        "--no-dashboard",
-    ]
+    command, storage = search_command(
+        directory,
+        *("--dataset", args.dataset, "--train-size", str(args.train_size)),
+        *("--minutes", str(args.minutes), "--workers", str(workers)),
+        *("--threads", str(threads), "--seed", str(seed), "--no-dashboard"),
+    )
     started = datetime.datetime.now()
     clock = time.perf_counter()
     finished = subprocess.run(command, capture_output=True, text=True, check=False)
