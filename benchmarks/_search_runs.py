@@ -4,7 +4,9 @@ the hand-designed reference networks."""
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import itertools
+import multiprocessing
 import pathlib
 import tempfile
 import time
@@ -20,6 +22,8 @@ from _search_summary import hypervolume_curves
 import numpy as np
 import optuna
 from optuna.artifacts import FileSystemArtifactStore
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 import torch
 
@@ -41,6 +45,9 @@ from optuna_lemonade.training import fine_tune
 from optuna_lemonade.training import load_dataset
 from optuna_lemonade.training import reference_macs
 
+
+WORKER_SEED_STRIDE = 7919
+"""A baseline's worker process k samples with ``seed + k * WORKER_SEED_STRIDE``."""
 
 CHEAP_MACS = 4e6
 """Multiply-adds below which ``cheap_more`` lengthens a child's fine-tune (about the
@@ -237,11 +244,15 @@ class Run:
         data: Any,
         loaders: tuple[Any, Any, Any],
         objectives: list[str],
+        *,
+        worker: int = 0,
+        directory: pathlib.Path | None = None,
     ) -> None:
         self.method, self.seed, self.config = method, seed, config
         self.data, self.objectives = data, objectives
         self.train, self.validation, self.test = loaders
-        self.directory = pathlib.Path(tempfile.mkdtemp(prefix=f"bench-{method}-"))
+        # The checkpoints; shared by the worker processes of a run (--parallel processes).
+        self.directory = directory or pathlib.Path(tempfile.mkdtemp(prefix=f"bench-{method}-"))
         self.records: list[dict[str, Any]] = []
         self.probe = list(itertools.islice(self.validation, PROBE_BATCHES))
         self.sampler: optuna.samplers.BaseSampler
@@ -318,12 +329,16 @@ class Run:
             sampler, epochs = parsed
             self.epochs = config.scratch_epochs if epochs is None else epochs
             self.space = SPACES[config.baseline_space]
+            # Worker processes of one run draw from streams of their own: with one seed
+            # they would all sample the same architectures. (LEMONADE's decisions depend
+            # on the trial number and the seed, not on the worker: one seed for all.)
+            sampler_seed = seed + WORKER_SEED_STRIDE * worker
             if sampler == "tpe":
-                self.sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True)
+                self.sampler = optuna.samplers.TPESampler(seed=sampler_seed, multivariate=True)
             elif sampler == "nsga2":
-                self.sampler = optuna.samplers.NSGAIISampler(seed=seed, population_size=10)
+                self.sampler = optuna.samplers.NSGAIISampler(seed=sampler_seed, population_size=10)
             else:
-                self.sampler = optuna.samplers.RandomSampler(seed=seed)
+                self.sampler = optuna.samplers.RandomSampler(seed=sampler_seed)
 
     def _values(self, arch: Any, error: float) -> list[float]:
         table = {"error": error, "params": count_params(arch), "macs": analytic_num_macs(arch)}
@@ -411,24 +426,83 @@ class Run:
             device=self.config.device,
         )
 
-    def run(self) -> dict[str, Any]:
-        calibration = calibration_seconds(self.data.input_shape, self.data.num_classes)
-        study = optuna.create_study(
-            directions=["minimize"] * len(self.objectives), sampler=self.sampler
-        )
+    def optimize(
+        self, study: optuna.Study, start: float, n_jobs: int = 1
+    ) -> tuple[dict[int, float], dict[int, dict[str, Any]]]:
+        """Run trials until the budget, counted from ``start`` (``time.time()``), ends.
+
+        Returns when each trial finished (seconds after ``start``) and what the objective
+        recorded about it, by trial number.
+        """
         if self.spent is not None:
             self.spent.study = study
         if self.first is not None:
             self.first.study = study
-        start = time.perf_counter()
         finished: dict[int, float] = {}
 
         def record(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-            finished[trial.number] = time.perf_counter() - start
+            finished[trial.number] = time.time() - start
 
-        study.optimize(self.objective, timeout=self.config.budget, callbacks=[record])
-        elapsed = time.perf_counter() - start
-        origins = {r["number"]: r for r in self.records}
+        timeout = max(0.0, self.config.budget - (time.time() - start))
+        study.optimize(self.objective, timeout=timeout, callbacks=[record], n_jobs=n_jobs)
+        return finished, {r["number"]: r for r in self.records}
+
+    def run(self) -> dict[str, Any]:
+        """The run, with ``--workers`` trials at a time as ``--parallel`` says."""
+        calibration = calibration_seconds(self.data.input_shape, self.data.num_classes)
+        workers = self.config.workers
+        parallel = self.config.parallel if self.lemonade else self.config.baseline_parallel
+        if workers > 1 and parallel == "processes":
+            # One journal file that every worker process opens: Optuna's own way to
+            # share a study between processes without a database server.
+            journal = str(self.directory / "journal.log")
+            storage: Any = JournalStorage(JournalFileBackend(journal))
+            study = optuna.create_study(
+                directions=["minimize"] * len(self.objectives),
+                sampler=self.sampler,
+                storage=storage,
+                study_name="run",
+            )
+            start = time.time()
+            context = multiprocessing.get_context("spawn")  # fork after torch can deadlock
+            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+                futures = [
+                    pool.submit(
+                        optimize_in_process,
+                        self.method,
+                        self.seed,
+                        self.config,
+                        self.objectives,
+                        worker,
+                        self.directory,
+                        journal,
+                        start,
+                    )
+                    for worker in range(workers)
+                ]
+                finished, origins = {}, {}
+                for future in futures:
+                    times, records = future.result()
+                    finished.update(times)
+                    origins.update(records)
+            study = optuna.load_study(study_name="run", storage=storage, sampler=self.sampler)
+        else:
+            study = optuna.create_study(
+                directions=["minimize"] * len(self.objectives), sampler=self.sampler
+            )
+            start = time.time()
+            finished, origins = self.optimize(study, start, n_jobs=workers)
+        elapsed = time.time() - start
+        return self._results(study, finished, origins, elapsed, calibration)
+
+    def _results(
+        self,
+        study: optuna.Study,
+        finished: dict[int, float],
+        origins: dict[int, dict[str, Any]],
+        elapsed: float,
+        calibration: float,
+    ) -> dict[str, Any]:
         trials = [
             {
                 "number": t.number,
@@ -444,7 +518,7 @@ class Run:
                 },
             }
             for t in study.trials
-            if t.state == TrialState.COMPLETE
+            if t.state == TrialState.COMPLETE and t.number in finished
         ]
         counted = [t for t in trials if t["within_budget"]]
         # The front at every reported budget (the last is the whole budget, which
@@ -475,6 +549,8 @@ class Run:
             "seed": self.seed,
             "epochs_per_network": None if self.lemonade else self.epochs,
             "threads": torch.get_num_threads(),
+            "workers": self.config.workers,
+            "parallel": (self.config.parallel if self.lemonade else self.config.baseline_parallel),
             "calibration_seconds": calibration,
             "wall_seconds": elapsed,
             "trials": trials,
@@ -506,6 +582,36 @@ def calibration_seconds(input_shape: tuple[int, int, int], num_classes: int) -> 
     start = time.perf_counter()
     fine_tune(model, batch, epochs=1.0, device="cpu", progress=False)
     return time.perf_counter() - start
+
+
+def optimize_in_process(
+    method: str,
+    seed: int,
+    config: argparse.Namespace,
+    objectives: list[str],
+    worker: int,
+    directory: pathlib.Path,
+    journal: str,
+    start: float,
+) -> tuple[dict[int, float], dict[int, dict[str, Any]]]:
+    """One worker process of a run (``--parallel processes``): its trials on the shared
+    journal file until the run's budget, counted from ``start``, ends."""
+    torch.set_num_threads(config.threads)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    data = load_benchmark_data(config)
+    run = Run(
+        method,
+        seed,
+        config,
+        data,
+        data.loaders(batch_size=128, seed=0),
+        objectives,
+        worker=worker,
+        directory=directory,
+    )
+    storage = JournalStorage(JournalFileBackend(journal))
+    study = optuna.load_study(study_name="run", storage=storage, sampler=run.sampler)
+    return run.optimize(study, start)
 
 
 def run_in_process(

@@ -147,14 +147,15 @@ def storage_of(kind: str, directory: pathlib.Path) -> tuple[BaseStorage, list[st
 
 def recover(kind: str, study: optuna.Study) -> None:
     """Fail the trials of dead workers (queuing their retries), as a worker would."""
-    time.sleep(GRACE[kind] + 1)
     if kind == "journal":
-        fail_trials_without_heartbeat(
-            study,
-            grace_period=GRACE[kind],
-            callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
-        )
+        # Judged on this process's clock: the first sweep starts watching the
+        # heartbeats, the second fails the trials whose heartbeat has not moved since.
+        retry = RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
+        fail_trials_without_heartbeat(study, grace_period=GRACE[kind], callback=retry)
+        time.sleep(GRACE[kind] + 1)
+        fail_trials_without_heartbeat(study, grace_period=GRACE[kind], callback=retry)
     else:
+        time.sleep(GRACE[kind] + 1)
         fail_stale_trials(study)
 
 

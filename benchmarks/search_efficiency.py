@@ -18,9 +18,13 @@ invocation:
 
 Runs go one after the other, or ``--jobs N`` at a time in processes of their own that
 share the cores (``--threads`` each); either way every method of an invocation runs under
-the same conditions. ``--report-at`` summarises shorter budgets from the same runs (a
-sampler does not know the budget, so a 20-minute run's first 10 minutes are a 10-minute
-run); every trial on a reported front gets a test error.
+the same conditions. ``--workers N`` gives every run N trials at a time, as worker
+processes on one journal-file study (``--parallel processes``, as the search command's
+``--workers`` does) or as Optuna's ``n_jobs`` threads (``--parallel threads``;
+``--baseline-parallel`` for the baselines), so that the baselines use the cores as
+LEMONADE does. ``--report-at`` summarises shorter budgets
+from the same runs (a sampler does not know the budget, so a 20-minute run's first 10
+minutes are a 10-minute run); every trial on a reported front gets a test error.
 
 Hypervolume against wall-clock time is computed with moocore on normalised objectives:
 error as is, log10(params) mapped from [2, 7] to [0, 1], log10(MACs) from [3, 9] to
@@ -164,10 +168,30 @@ def parse_arguments() -> tuple[argparse.ArgumentParser, argparse.Namespace]:
         "--jobs", type=int, default=1, help="runs at a time, each in a process of its own"
     )
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="trials at a time within a run (every method alike), as --parallel says",
+    )
+    parser.add_argument(
+        "--parallel",
+        choices=("processes", "threads"),
+        default="processes",
+        help="with --workers: LEMONADE's runs as worker processes on one journal-file "
+        "study, or as Optuna's n_jobs threads in the run's process",
+    )
+    parser.add_argument(
+        "--baseline-parallel",
+        choices=("processes", "threads"),
+        default=None,
+        help="the same for the baselines (default: --parallel); each gets the way that "
+        "serves it best (benchmarks/README.md)",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=None,
-        help="torch threads per run (default: the cores divided by --jobs)",
+        help="torch threads per worker (default: the cores divided by --jobs and --workers)",
     )
     parser.add_argument(
         "--quick",
@@ -236,8 +260,20 @@ def check_arguments(parser: argparse.ArgumentParser, config: argparse.Namespace)
             f"{', '.join(LEMONADE_VARIANTS)} or {'/'.join(SAMPLERS)}[-EPOCHS]"
         )
     config.methods = methods
-    if not config.minutes > 0 or config.seeds < 1 or config.first_seed < 0 or config.jobs < 1:
-        parser.error("--minutes must be positive, --seeds and --jobs at least 1")
+    if (
+        not config.minutes > 0
+        or min(config.seeds, config.jobs, config.workers) < 1
+        or config.first_seed < 0
+    ):
+        parser.error("--minutes must be positive, --seeds, --jobs and --workers at least 1")
+    if config.baseline_parallel is None:
+        config.baseline_parallel = config.parallel
+    if (
+        config.jobs > 1
+        and config.workers > 1
+        and "processes" in (config.parallel, config.baseline_parallel)
+    ):
+        parser.error("--workers with --parallel processes runs one run at a time (--jobs 1)")
     try:
         config.report_at = sorted(
             {float(m) for m in (config.report_at or str(config.minutes)).split(",")}
@@ -250,7 +286,7 @@ def check_arguments(parser: argparse.ArgumentParser, config: argparse.Namespace)
         config.report_at.append(config.minutes)
     config.budget = 60 * config.minutes
     if config.threads is None:
-        config.threads = max(1, torch.get_num_threads() // config.jobs)
+        config.threads = max(1, torch.get_num_threads() // (config.jobs * config.workers))
     objectives = [o.strip() for o in config.objectives.split(",")]
     if (
         objectives[0] != "error"
@@ -286,7 +322,9 @@ def main() -> None:
         f"{len(data.test)} test; objectives {objectives}; {config.minutes} min per method "
         f"and seed (reported at {config.report_at}); seeds {config.first_seed}.."
         f"{config.first_seed + config.seeds - 1}; {config.jobs} run(s) at a time, "
-        f"{config.threads} thread(s) each; baselines over the {config.baseline_space} space; "
+        f"{config.workers} worker(s) each (LEMONADE: {config.parallel}, "
+        f"baselines: {config.baseline_parallel}), {config.threads} thread(s) "
+        f"per worker; baselines over the {config.baseline_space} space; "
         f"methods {methods}",
         flush=True,
     )
@@ -310,6 +348,9 @@ def main() -> None:
         "baseline_space",
         "report_at",
         "threads",
+        "workers",
+        "parallel",
+        "baseline_parallel",
     )
     partial = config.output_dir / f"{name}.partial.json"
     previous: dict[str, Any] = {}
@@ -318,7 +359,11 @@ def main() -> None:
     )
     if config.resume and kept_from is not None:
         previous = json.loads(kept_from.read_text())
-        changed = [k for k in comparable if previous["config"].get(k) != config_dict[k]]
+        # Files from before --workers ran one worker per run.
+        before = {"workers": 1, "parallel": "processes", "baseline_parallel": "processes"}
+        changed = [
+            k for k in comparable if previous["config"].get(k, before.get(k)) != config_dict[k]
+        ]
         if changed:
             parser.error(f"--resume: {kept_from} was written with other {', '.join(changed)}")
     if previous.get("references") is not None:

@@ -131,3 +131,42 @@ def test_largest_first_gives_only_the_largest_initial_network_a_child_first() ->
     study.add_trial(child)
     grown = np.vstack([population, [[181978.0]]])
     assert np.allclose(first(grown, grown), _search_runs.inverse_density(grown, grown))
+
+
+@pytest.mark.parametrize("parallel", ["processes", "threads"])
+def test_a_run_with_two_workers_records_the_trials_of_both(parallel: str) -> None:
+    """``--workers 2``: the baselines use the cores as LEMONADE does. Worker processes
+    share one journal-file study, each baseline worker with a seed of its own (with one
+    seed both would sample the same networks); every trial keeps its origin and time."""
+    import argparse
+
+    config = argparse.Namespace(
+        dataset="digits",
+        data_dir=None,
+        train_size=300,
+        validation_size=200,
+        budget=15.0,  # worker processes start in a few seconds (torch's import, the data)
+        scratch_epochs=1.0,
+        child_epochs=1.0,
+        lr=0.05,
+        device="cpu",
+        workers=2,
+        parallel=parallel,
+        baseline_parallel=parallel,
+        threads=1,
+        report_at=[15.0 / 60],
+        baseline_space="plain",
+    )
+    data = _search_runs.load_benchmark_data(config)
+    loaders = data.loaders(batch_size=64, seed=0)
+    for method in ("random-1", "lemonade"):
+        result = _search_runs.Run(method, 0, config, data, loaders, ["error", "params"]).run()
+        trials = result["trials"]
+        assert (result["workers"], result["parallel"]) == (2, parallel)
+        assert len(trials) >= 4, method
+        assert len({t["number"] for t in trials}) == len(trials)
+        assert all(t["origin"] is not None and t["seconds"] > 0 for t in trials)
+        assert all(0.0 <= t["values"][0] <= 1.0 for t in trials)
+        assert result["front"] and all("test_error" in t for t in result["front"])
+        if method == "lemonade":
+            assert any(t["origin"] != "scratch" for t in trials)  # children were made

@@ -133,7 +133,7 @@ class Decision:
 
 
 class DecisionCache:
-    """Parsed decisions by trial id, shared by a sampler's threads.
+    """Parsed decisions by trial id, of one storage, shared by a sampler's threads.
 
     A decision never changes once written, so a parsed one is kept for good; a stored
     decision that fails validation is ignored with a :class:`LemonadeWarning`.
@@ -158,20 +158,29 @@ class DecisionCache:
         cached = self.made_here(compat.trial_id(trial))
         if cached is not None:
             return cached
-        data = trial.system_attrs.get(DECISION_KEY)
-        if data is None:
-            return None
-        try:
-            decision = Decision.from_dict(data)
-        except ValueError as error:
-            warnings.warn(
-                f"trial {trial.number} has an invalid decision and is ignored: {error}",
-                LemonadeWarning,
-                stacklevel=4,
-            )
-            return None
-        self.put(trial, decision)
+        decision = parse(trial, stacklevel=5)
+        if decision is not None:
+            self.put(trial, decision)
         return decision
+
+
+def parse(trial: FrozenTrial, *, stacklevel: int = 3) -> Decision | None:
+    """The decision stored on ``trial``, or None if it has none.
+
+    An invalid one is ignored with a :class:`LemonadeWarning`.
+    """
+    data = trial.system_attrs.get(DECISION_KEY)
+    if data is None:
+        return None
+    try:
+        return Decision.from_dict(data)
+    except ValueError as error:
+        warnings.warn(
+            f"trial {trial.number} has an invalid decision and is ignored: {error}",
+            LemonadeWarning,
+            stacklevel=stacklevel,
+        )
+        return None
 
 
 def write(storage: BaseStorage, trial: FrozenTrial, decision: Decision) -> Decision:
@@ -193,7 +202,7 @@ def write(storage: BaseStorage, trial: FrozenTrial, decision: Decision) -> Decis
     except UpdateFinishedTrialError as error:
         raise RuntimeError(
             f"trial {trial.number} was failed by another worker while this one was "
-            "deciding: its heartbeat was older than the grace period. Make the grace "
+            "deciding: its heartbeat looked older than the grace period. Make the grace "
             "period longer than any pause of a live worker (on a journal file, longer "
             "than the journal lock's own grace period, 30 s by default, which a worker "
             "killed while holding the lock makes every worker wait)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+import dataclasses
 from typing import Any
 from typing import TYPE_CHECKING
 import warnings
@@ -35,6 +36,7 @@ from optuna_lemonade.sampler._decide import DecisionMaker
 from optuna_lemonade.sampler._decision import Decision
 from optuna_lemonade.sampler._decision import DecisionCache
 from optuna_lemonade.sampler._operator_param import OperatorParam
+from optuna_lemonade.sampler._per_storage import PerStorage
 from optuna_lemonade.sampler._proposal import ProposalSettings
 from optuna_lemonade.sampler._selection import inverse_density
 from optuna_lemonade.sampler._selection import SelectionStrategy
@@ -47,6 +49,19 @@ from optuna_lemonade.training import reference_macs
 
 if TYPE_CHECKING:
     from optuna_lemonade._optuna_compat import ArtifactStore
+
+
+@dataclasses.dataclass(frozen=True)
+class _Memory:
+    """What the sampler remembers of one storage's trials (see ``_per_storage``)."""
+
+    decisions: DecisionCache
+    eligible: _population.Eligibility
+    retention: _retention.Retention
+    decide: DecisionMaker
+    children: Children
+    operator_param: OperatorParam
+    stale: StaleTrials
 
 
 class LemonadeSampler(BaseSampler):
@@ -117,9 +132,10 @@ class LemonadeSampler(BaseSampler):
         heartbeat_interval: For storages without heartbeats of their own (journal
             files): write a heartbeat into each running trial every so many seconds.
         grace_period: With ``heartbeat_interval``: before each trial, fail the RUNNING
-            trials whose heartbeat is older than this many seconds (their worker died),
-            as Optuna's RDB storages do with their own heartbeats. Every worker of the
-            study must then write heartbeats.
+            trials whose heartbeat this worker has seen stand still for this many
+            seconds of its own clock (their worker died), as Optuna's RDB storages do
+            with their own heartbeats. Every worker of the study must then write
+            heartbeats.
         heartbeat_stale_trial_callback: Called with each trial so failed, as by
             ``RDBStorage``; ``RetryHeartbeatStaleTrialCallback`` retries its decision.
     """
@@ -161,24 +177,33 @@ class LemonadeSampler(BaseSampler):
         self._independent = independent_sampler or RandomSampler(seed=seed)
         keep = _options.keep_checkpoints(keep_checkpoints)
         _options.heartbeats(heartbeat_interval, grace_period)
-        self._stale = StaleTrials(heartbeat_interval, grace_period, heartbeat_stale_trial_callback)
+        self._stale_options = (heartbeat_interval, grace_period, heartbeat_stale_trial_callback)
         self._measurements = SharedMeasurements(self._settings.cheap_objectives)
-        self._decisions = DecisionCache()
-        self._eligible = _population.Eligibility(self._decisions.get)
-        self._retention = _retention.Retention(
-            keep, self._store, self._eligible, self._decisions.get
+        self._keep = keep
+        self._largest_first = largest_first
+        self._reference_macs = reference_macs(self._initial)  # for Child.fit's epochs rule
+        self._memory = PerStorage(self._remember)
+
+    def _remember(self) -> _Memory:
+        """What this sampler remembers of one storage's trials, from scratch."""
+        decisions = DecisionCache()
+        eligible = _population.Eligibility(decisions.get)
+        return _Memory(
+            decisions=decisions,
+            eligible=eligible,
+            retention=_retention.Retention(self._keep, self._store, eligible, decisions.get),
+            decide=DecisionMaker(
+                self._settings,
+                self._initial,
+                self._store,
+                decisions,
+                eligible,
+                largest_initial_first=self._largest_first,
+            ),
+            children=Children(self._store, self._reference_macs),
+            operator_param=OperatorParam(),
+            stale=StaleTrials(*self._stale_options),
         )
-        self._decide = DecisionMaker(
-            self._settings,
-            self._initial,
-            self._store,
-            self._decisions,
-            self._eligible,
-            largest_initial_first=largest_first,
-        )
-        # reference_macs: for Child.fit's epochs rule.
-        self._children = Children(self._store, reference_macs(self._initial))
-        self._operator_param = OperatorParam()
 
     # ----------------------------------------------------------------- Optuna API
     def infer_relative_search_space(
@@ -198,7 +223,7 @@ class LemonadeSampler(BaseSampler):
         param_name: str,
         param_distribution: BaseDistribution,
     ) -> Any:
-        recorded = self._operator_param.take(trial, param_name)
+        recorded = self._memory(compat.storage(study)).operator_param.take(trial, param_name)
         if recorded is not None:
             return recorded
         return self._independent.sample_independent(study, trial, param_name, param_distribution)
@@ -211,19 +236,22 @@ class LemonadeSampler(BaseSampler):
         """Choose what this trial trains and store it in the trial's system attributes."""
         compat.record_heartbeat(study, trial)  # before anything a kill could interrupt
         self._independent.before_trial(study, trial)
-        self._stale.before_trial(study, trial)
-        keeps, parent_model = self._decide.stored(study, trial)
+        memory = self._memory(compat.storage(study))
+        memory.stale.before_trial(study, trial)
+        keeps, parent_model = memory.decide.stored(study, trial)
         if keeps:
-            self._children.hold_parent(trial, parent_model)
+            memory.children.hold_parent(trial, parent_model)
             return
-        snapshot = self._snapshot(study, trial)
-        decision, parent_model = self._decide_anew(study, trial, snapshot)
+        snapshot = self._snapshot(study, trial, memory)
+        decision, parent_model = self._decide_anew(study, trial, snapshot, memory)
         decision = _decision.write(compat.storage(study), trial, decision)
-        self._decisions.put(trial, decision)
-        self._children.hold_parent(trial, parent_model)
-        self._retention.after_decision(study, snapshot, decision)
+        memory.decisions.put(trial, decision)
+        memory.children.hold_parent(trial, parent_model)
+        memory.retention.after_decision(study, snapshot, decision)
 
-    def _snapshot(self, study: Study, trial: FrozenTrial) -> _population.Snapshot | None:
+    def _snapshot(
+        self, study: Study, trial: FrozenTrial, memory: _Memory
+    ) -> _population.Snapshot | None:
         """What a decision and retention read from the study, once.
 
         One read of the trials and one of the study's attributes (withdrawn marks): on
@@ -231,22 +259,26 @@ class LemonadeSampler(BaseSampler):
         """
         needed = (
             stands_for(trial) >= len(self._initial)
-            or self._retention.active
-            or self._stale.reads_trials(study)
+            or memory.retention.active
+            or memory.stale.reads_trials(study)
             or self._measurements
         )
         return _population.Snapshot.read(study) if needed else None
 
     def _decide_anew(
-        self, study: Study, trial: FrozenTrial, snapshot: _population.Snapshot | None
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        snapshot: _population.Snapshot | None,
+        memory: _Memory,
     ) -> tuple[Decision, GraphNetwork | None]:
         # One generator per trial number: decisions do not depend on which worker or
         # thread asks, or in what order, only on the seed, trial number and study.
         rng = np.random.default_rng([self._entropy, stands_for(trial)])
         if snapshot is not None:
-            self._stale.fail_undecided(study, snapshot.trials)
+            memory.stale.fail_undecided(study, snapshot.trials)
             self._measurements.load(study, snapshot.attrs)
-        decision, parent_model = self._decide(study, trial, rng, snapshot)
+        decision, parent_model = memory.decide(study, trial, rng, snapshot)
         self._measurements.save(study)
         return decision, parent_model
 
@@ -257,8 +289,9 @@ class LemonadeSampler(BaseSampler):
         state: TrialState,
         values: Sequence[float] | None,
     ) -> None:
-        self._stale.after_trial(trial)
-        child = self._children.finish(trial)
+        memory = self._memory(compat.storage(study))
+        memory.stale.after_trial(trial)
+        child = memory.children.finish(trial)
         if state == TrialState.COMPLETE and child is not None and child.checkpoint is None:
             warnings.warn(
                 f"trial {trial.number} completed without child.save(): it cannot be a parent",
@@ -285,19 +318,28 @@ class LemonadeSampler(BaseSampler):
         """
         if not isinstance(trial, optuna.Trial):
             raise TypeError(f"child() expects an optuna.Trial, got {type(trial).__name__}")
-        child = self._children.handed_out(trial)
+        memory = self._memory(compat.trial_storage(trial))
+        child = memory.children.handed_out(trial)
         if child is None:
             # Decided by this process, or by another one.
-            decision = self._decisions.made_here(compat.trial_id(trial))
+            decision = memory.decisions.made_here(compat.trial_id(trial))
             decision = decision or _decision.stored(trial)
-            child = self._children.build(trial, decision, self.load_model)
+            child = memory.children.build(trial, decision, self.load_model)
             _decision.fill_lineage(trial, decision)
-            self._operator_param.record(trial, decision.operator or "initial")
+            memory.operator_param.record(trial, decision.operator or "initial")
         return child
 
-    def decision(self, trial: FrozenTrial) -> Decision | None:
+    def decision(self, trial: FrozenTrial | optuna.Trial) -> Decision | None:
         """The decision stored on ``trial``, or None if this sampler did not start it."""
-        return self._decisions.get(trial)
+        if isinstance(trial, optuna.Trial):  # a running trial: as stored now
+            return self._memory(compat.trial_storage(trial)).decisions.made_here(
+                compat.trial_id(trial)
+            ) or _decision.parse(
+                compat.get_trial(compat.trial_storage(trial), compat.trial_id(trial))
+            )
+        # Read from the trial itself: a FrozenTrial does not say which storage it is
+        # from, and the cache is per storage.
+        return _decision.parse(trial)
 
     def load_model(self, trial: FrozenTrial) -> GraphNetwork:
         """The network of a finished trial with its saved weights (CPU, eval mode).
@@ -306,7 +348,7 @@ class LemonadeSampler(BaseSampler):
             RuntimeError: If the trial has no decision or no checkpoint.
             optuna_lemonade.checkpoints.CheckpointError: If the checkpoint is unreadable.
         """
-        decision = self._decisions.get(trial)
+        decision = _decision.parse(trial)
         if decision is None:
             raise RuntimeError(f"trial {trial.number} was not started by a LemonadeSampler")
         if self._store.artifact_id(trial) is None:
@@ -317,5 +359,6 @@ class LemonadeSampler(BaseSampler):
         """The current population: the Pareto front of COMPLETE trials with checkpoints."""
         trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         withdrawn = _population.withdrawn(study)
-        front = _population.population(trials, study.directions, self._eligible, withdrawn)
+        eligible = self._memory(compat.storage(study)).eligible
+        front = _population.population(trials, study.directions, eligible, withdrawn)
         return [trial for trial, _ in front]

@@ -5,11 +5,18 @@ Optuna's RDB storages detect dead workers through heartbeats (``heartbeat_interv
 trial whose worker was killed stays RUNNING for ever. Here a worker's sampler writes a
 heartbeat into a trial system attribute while the trial runs, and any worker can fail
 the RUNNING trials whose heartbeat stopped.
+
+Staleness is judged on one clock, the watching worker's own (:class:`SilenceWatch`):
+comparing a time that another worker wrote (its heartbeat, a trial's start) with this
+worker's clock mixes two clocks, and machines' clocks differ: a watcher whose clock ran
+a minute ahead failed every live trial of a 30-second grace period.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Hashable
+from collections.abc import Mapping
 import copy
 import threading
 import time
@@ -23,6 +30,7 @@ from optuna.trial import TrialState
 from optuna_lemonade import _optuna_compat as compat
 from optuna_lemonade._storage_keys import DECISION_KEY
 from optuna_lemonade._storage_keys import HEARTBEAT_KEY
+from optuna_lemonade.sampler._per_storage import PerStorage
 
 
 StaleTrialCallback = Callable[[optuna.Study, FrozenTrial], None]
@@ -30,19 +38,44 @@ StaleTrialCallback = Callable[[optuna.Study, FrozenTrial], None]
 ``heartbeat_stale_trial_callback`` is (e.g. ``RetryHeartbeatStaleTrialCallback``)."""
 
 
-def last_sign_of_life(trial: optuna.trial.FrozenTrial) -> float | None:
-    """The later of the trial's last heartbeat and its start, as seconds since the epoch.
+class SilenceWatch:
+    """How long each trial has shown the same sign of life, on this process's clock.
 
-    The start counts too because a retry (``RetryHeartbeatStaleTrialCallback``) copies
-    the dead trial's system attributes, its last heartbeat included, and starts later.
+    A watcher notes when it first saw a trial's sign (its heartbeat's value, or that it
+    has no decision yet) and counts the silence on its own monotonic clock until the
+    sign changes: every time compared is measured here, none written by another worker.
+    The price: a watcher that starts after a worker died waits a grace period of its
+    own before it fails that worker's trial.
     """
-    times = []
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[int, tuple[Hashable, float]] = {}  # trial id -> (sign, since)
+
+    def silent_for(self, signs: Mapping[int, Hashable], now: float) -> dict[int, float]:
+        """Seconds each trial of ``signs`` (by trial id) has shown its current sign.
+
+        Trials not in ``signs`` (finished, decided) are forgotten.
+        """
+        with self._lock:
+            seen = {}
+            for key, sign in signs.items():
+                previous = self._seen.get(key)
+                since = previous[1] if previous is not None and previous[0] == sign else now
+                seen[key] = (sign, since)
+            self._seen = seen
+            return {key: now - since for key, (_, since) in seen.items()}
+
+
+def heartbeat_sign(trial: FrozenTrial) -> Hashable:
+    """What changes while ``trial``'s worker lives: its heartbeat, or None before the first.
+
+    Compared for change only, never with a clock. A retry
+    (``RetryHeartbeatStaleTrialCallback``) copies the dead trial's last heartbeat, but
+    it is another trial, watched from when it is first seen.
+    """
     beat = trial.system_attrs.get(HEARTBEAT_KEY)
-    if isinstance(beat, (int, float)) and not isinstance(beat, bool):
-        times.append(float(beat))
-    if trial.datetime_start is not None:
-        times.append(trial.datetime_start.timestamp())
-    return max(times) if times else None
+    return beat if isinstance(beat, (int, float, str)) and not isinstance(beat, bool) else None
 
 
 def fail_undecided_trials(
@@ -51,9 +84,10 @@ def fail_undecided_trials(
     *,
     grace_period: float,
     callback: StaleTrialCallback | None,
+    watch: SilenceWatch,
     now: float | None = None,
 ) -> list[int]:
-    """Mark FAIL the RUNNING trials still without a decision ``grace_period`` after start.
+    """Mark FAIL the RUNNING trials seen without a decision for ``grace_period`` seconds.
 
     For storages with Optuna's own heartbeats, which never find a RUNNING trial stale
     that has no heartbeat yet: a worker killed after Optuna created its trial but
@@ -69,34 +103,38 @@ def fail_undecided_trials(
         trials: Its trials as just read.
         grace_period: The storage's grace period.
         callback: The storage's stale-trial callback (e.g. a retry), as Optuna calls it.
-        now: The current time (seconds since the epoch); default ``time.time()``.
+        watch: This worker's watch of the undecided trials of the study's storage.
+        now: This process's ``time.monotonic()``; default: read now.
 
     Returns:
         The numbers of the trials this call failed.
     """
-    now = time.time() if now is None else now
-    failed = []
-    for trial in trials:
-        if trial.state != TrialState.RUNNING or DECISION_KEY in trial.system_attrs:
-            continue
-        start = trial.datetime_start
-        if start is None or now - start.timestamp() <= grace_period:
-            continue
-        if compat.fail_running_trial(study, trial):
-            failed.append(trial)
-    _report(study, failed, callback)
-    return [trial.number for trial in failed]
+    undecided = {
+        compat.trial_id(trial): trial
+        for trial in trials
+        if trial.state == TrialState.RUNNING and DECISION_KEY not in trial.system_attrs
+    }
+    silent = watch.silent_for(
+        dict.fromkeys(undecided, "undecided"), time.monotonic() if now is None else now
+    )
+    return _fail(study, [undecided[k] for k, s in silent.items() if s > grace_period], callback)
 
 
-def _report(
-    study: optuna.Study, failed: list[FrozenTrial], callback: StaleTrialCallback | None
-) -> None:
+def _fail(
+    study: optuna.Study, trials: list[FrozenTrial], callback: StaleTrialCallback | None
+) -> list[int]:
+    failed = [trial for trial in trials if compat.fail_running_trial(study, trial)]
     if callback is not None:
         for trial in failed:
             callback(
                 study,
                 copy.deepcopy(compat.get_trial(compat.storage(study), compat.trial_id(trial))),
             )
+    return [trial.number for trial in failed]
+
+
+_WATCHES: PerStorage[SilenceWatch] = PerStorage(SilenceWatch)
+"""The watches of :func:`fail_trials_without_heartbeat` called by hand, per storage."""
 
 
 def fail_trials_without_heartbeat(
@@ -106,19 +144,24 @@ def fail_trials_without_heartbeat(
     now: float | None = None,
     callback: StaleTrialCallback | None = None,
 ) -> list[int]:
-    """Mark FAIL the RUNNING trials with no heartbeat for ``grace_period`` seconds.
+    """Mark FAIL the RUNNING trials whose heartbeat stood still for ``grace_period`` s.
 
     The counterpart, for the sampler's own heartbeats, of Optuna's
-    ``optuna.storages.fail_stale_trials`` (which serves RDB heartbeats only). A trial
-    without a heartbeat counts from its start, so use this only when every worker of the
-    study writes heartbeats (``LemonadeSampler(heartbeat_interval=...)``) or no trial
-    legitimately runs longer than ``grace_period``. Several workers may call it at once:
-    a trial another worker already finished is skipped.
+    ``optuna.storages.fail_stale_trials`` (which serves RDB heartbeats only). Judged on
+    this process's clock alone, so that workers whose clocks differ agree: a trial
+    counts as silent from the first call that saw its current heartbeat (or saw it
+    without one), and is failed by a later call ``grace_period`` seconds on, if its
+    heartbeat has not changed. Call it repeatedly (the sampler does before each
+    trial): the first call in a process only starts watching. A trial without a
+    heartbeat is silent too, so use this only when every worker of the study writes
+    heartbeats (``LemonadeSampler(heartbeat_interval=...)``) or no trial legitimately
+    runs longer than ``grace_period``. Several workers may call it at once: a trial
+    another worker already finished is skipped.
 
     Args:
         study: The study.
         grace_period: Seconds of silence after which a RUNNING trial is dead.
-        now: The current time (seconds since the epoch); default ``time.time()``.
+        now: This process's ``time.monotonic()``; default: read now.
         callback: Called with each trial this call failed, after all are failed, as
             Optuna calls a storage's ``heartbeat_stale_trial_callback``; e.g.
             ``optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2)`` retries it.
@@ -128,16 +171,33 @@ def fail_trials_without_heartbeat(
     """
     if not grace_period > 0:
         raise ValueError(f"grace_period must be positive, got {grace_period!r}")
-    now = time.time() if now is None else now
-    failed = []
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        last = last_sign_of_life(trial)
-        if last is None or now - last <= grace_period:
-            continue
-        if compat.fail_running_trial(study, trial):
-            failed.append(trial)
-    _report(study, failed, callback)
-    return [trial.number for trial in failed]
+    return fail_silent_trials(
+        study,
+        grace_period=grace_period,
+        callback=callback,
+        watch=_WATCHES(compat.storage(study)),
+        now=now,
+    )
+
+
+def fail_silent_trials(
+    study: optuna.Study,
+    *,
+    grace_period: float,
+    callback: StaleTrialCallback | None,
+    watch: SilenceWatch,
+    now: float | None = None,
+) -> list[int]:
+    """:func:`fail_trials_without_heartbeat` with a watch of the caller's own."""
+    running = {
+        compat.trial_id(trial): trial
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    }
+    silent = watch.silent_for(
+        {key: heartbeat_sign(trial) for key, trial in running.items()},
+        time.monotonic() if now is None else now,
+    )
+    return _fail(study, [running[k] for k, s in silent.items() if s > grace_period], callback)
 
 
 class Heartbeats:
@@ -184,7 +244,8 @@ class StaleTrials:
 
     With ``heartbeat_interval`` and ``grace_period`` (journal files, in-memory), the
     sampler's own heartbeats; on a storage with Optuna's heartbeats, the trials killed
-    before their first one (:func:`fail_undecided_trials`).
+    before their first one (:func:`fail_undecided_trials`). One of these per storage
+    (trial ids repeat across storages).
     """
 
     def __init__(
@@ -196,12 +257,17 @@ class StaleTrials:
         self._heartbeats = Heartbeats(interval) if interval else None
         self._grace_period = grace_period
         self._callback = callback
+        self._silent = SilenceWatch()  # heartbeats that stopped
+        self._undecided = SilenceWatch()  # trials killed before Optuna's first heartbeat
 
     def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
         """Fail the trials whose heartbeat stopped, and start beating for ``trial``."""
         if self._grace_period is not None:
-            fail_trials_without_heartbeat(
-                study, grace_period=self._grace_period, callback=self._callback
+            fail_silent_trials(
+                study,
+                grace_period=self._grace_period,
+                callback=self._callback,
+                watch=self._silent,
             )
         if self._heartbeats is not None:
             self._heartbeats.start(compat.storage(study), trial)
@@ -211,13 +277,14 @@ class StaleTrials:
         """Whether :meth:`fail_undecided` needs the study's trials."""
         return compat.rdb_heartbeat(compat.storage(study)) is not None
 
-    @staticmethod
-    def fail_undecided(study: optuna.Study, trials: list[FrozenTrial]) -> None:
+    def fail_undecided(self, study: optuna.Study, trials: list[FrozenTrial]) -> None:
         """:func:`fail_undecided_trials` with the storage's own heartbeat settings."""
         heartbeat = compat.rdb_heartbeat(compat.storage(study))
         if heartbeat is not None:
             grace, callback = heartbeat
-            fail_undecided_trials(study, trials, grace_period=grace, callback=callback)
+            fail_undecided_trials(
+                study, trials, grace_period=grace, callback=callback, watch=self._undecided
+            )
 
     def after_trial(self, trial: FrozenTrial) -> None:
         """Stop beating for ``trial``."""

@@ -69,6 +69,9 @@ def main() -> None:
     parser.add_argument("--rdb-heartbeat", type=int, help="Optuna RDB heartbeat interval")
     parser.add_argument("--rdb-grace", type=int, help="Optuna RDB grace period")
     parser.add_argument("--hang-after", type=int)
+    parser.add_argument(
+        "--trial-seconds", type=float, default=0.0, help="each trial lasts at least this"
+    )
     parser.add_argument("--marker")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -99,7 +102,9 @@ def main() -> None:
         ):
             pathlib.Path(args.marker).write_text(str(trial.number))
             time.sleep(600)  # killed here, in the middle of the trial
+        started = time.monotonic()
         error = child.fit([(x, y)], [(x, y)], epochs=4, device="cpu")
+        time.sleep(max(0.0, args.trial_seconds - (time.monotonic() - started)))
         return error, child.cheap_objectives["params"]
 
     study.optimize(objective, n_trials=args.trials)

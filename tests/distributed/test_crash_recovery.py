@@ -134,15 +134,17 @@ def test_journal_lemonade_heartbeat_fails_a_killed_trial(tmp_path, space) -> Non
     assert study.trials[dead].state == TrialState.RUNNING
     assert "lemonade:heartbeat" in study.trials[dead].system_attrs
     before = _snapshot(study)
-    time.sleep(3.5)
-    finish([start_worker(*args, *heartbeat, "--trials", "4", "--seed", "2")])
+    # Judged on the new worker's clock: it fails the dead trial at its first decision
+    # 3 s (the grace period) after it first saw it, then runs the retry.
+    slow = ["--trial-seconds", "1"]
+    finish([start_worker(*args, *heartbeat, *slow, "--trials", "7", "--seed", "2")])
     study = optuna.load_study(
         study_name="s", storage=JournalStorage(JournalFileBackend(str(journal)))
     )
     _check_recovered(study, dead, before, artifacts, space.initial_architectures())
     # The sampler's heartbeat_stale_trial_callback retried it, as Optuna's RDB one does.
     _check_retried(study, dead)
-    assert len(study.trials) == len(before) + 1 + 4
+    assert len(study.trials) == len(before) + 1 + 7
 
 
 class _Killed(BaseException):
