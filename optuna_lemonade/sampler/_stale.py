@@ -45,25 +45,30 @@ class SilenceWatch:
     has no decision yet) and counts the silence on its own monotonic clock until the
     sign changes: every time compared is measured here, none written by another worker.
     The price: a watcher that starts after a worker died waits a grace period of its
-    own before it fails that worker's trial.
+    own before it fails that worker's trial. Kept per storage (trial ids repeat across
+    storages) and, within it, per study.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._seen: dict[int, tuple[Hashable, float]] = {}  # trial id -> (sign, since)
+        # study id -> trial id -> (sign, since)
+        self._seen: dict[int, dict[int, tuple[Hashable, float]]] = {}
 
-    def silent_for(self, signs: Mapping[int, Hashable], now: float) -> dict[int, float]:
+    def silent_for(
+        self, study_id: int, signs: Mapping[int, Hashable], now: float
+    ) -> dict[int, float]:
         """Seconds each trial of ``signs`` (by trial id) has shown its current sign.
 
-        Trials not in ``signs`` (finished, decided) are forgotten.
+        The study's trials not in ``signs`` (finished, decided) are forgotten.
         """
         with self._lock:
+            before = self._seen.get(study_id, {})
             seen = {}
             for key, sign in signs.items():
-                previous = self._seen.get(key)
+                previous = before.get(key)
                 since = previous[1] if previous is not None and previous[0] == sign else now
                 seen[key] = (sign, since)
-            self._seen = seen
+            self._seen[study_id] = seen
             return {key: now - since for key, (_, since) in seen.items()}
 
 
@@ -115,7 +120,9 @@ def fail_undecided_trials(
         if trial.state == TrialState.RUNNING and DECISION_KEY not in trial.system_attrs
     }
     silent = watch.silent_for(
-        dict.fromkeys(undecided, "undecided"), time.monotonic() if now is None else now
+        compat.study_id(study),
+        dict.fromkeys(undecided, "undecided"),
+        time.monotonic() if now is None else now,
     )
     return _fail(study, [undecided[k] for k, s in silent.items() if s > grace_period], callback)
 
@@ -194,6 +201,7 @@ def fail_silent_trials(
         for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     }
     silent = watch.silent_for(
+        compat.study_id(study),
         {key: heartbeat_sign(trial) for key, trial in running.items()},
         time.monotonic() if now is None else now,
     )

@@ -50,11 +50,30 @@ def _beat(study: optuna.Study, trial_id: int, value: float) -> None:
 
 def test_the_watch_counts_silence_from_the_first_sight_of_a_sign() -> None:
     watch = SilenceWatch()
-    assert watch.silent_for({1: "a", 2: None}, now=10.0) == {1: 0.0, 2: 0.0}
-    assert watch.silent_for({1: "a", 2: None}, now=14.0) == {1: 4.0, 2: 4.0}
-    assert watch.silent_for({1: "b", 2: None}, now=15.0) == {1: 0.0, 2: 5.0}  # 1 beat
-    assert watch.silent_for({1: "b"}, now=16.0) == {1: 1.0}  # 2 finished: forgotten
-    assert watch.silent_for({1: "b", 2: None}, now=20.0) == {1: 5.0, 2: 0.0}
+    assert watch.silent_for(0, {1: "a", 2: None}, now=10.0) == {1: 0.0, 2: 0.0}
+    assert watch.silent_for(0, {1: "a", 2: None}, now=14.0) == {1: 4.0, 2: 4.0}
+    assert watch.silent_for(0, {1: "b", 2: None}, now=15.0) == {1: 0.0, 2: 5.0}  # 1 beat
+    assert watch.silent_for(0, {1: "b"}, now=16.0) == {1: 1.0}  # 2 finished: forgotten
+    assert watch.silent_for(0, {1: "b", 2: None}, now=20.0) == {1: 5.0, 2: 0.0}
+    # Another study of the same storage: its sweeps forget none of the first's trials.
+    assert watch.silent_for(1, {7: None}, now=21.0) == {7: 0.0}
+    assert watch.silent_for(0, {1: "b", 2: None}, now=22.0) == {1: 7.0, 2: 2.0}
+
+
+def test_two_studies_on_one_storage_are_watched_apart() -> None:
+    """One sampler, two studies in one storage, their sweeps taking turns: each study's
+    dead trial is failed once the grace period has passed."""
+    storage = InMemoryStorage()
+    studies = [
+        optuna.create_study(storage=storage, directions=["minimize", "minimize"]) for _ in range(2)
+    ]
+    for study in studies:
+        _beat(study, _running_trial(study), 1.0)
+    for now in (0.0, 1.0, 2.0):
+        for study in studies:
+            assert fail_trials_without_heartbeat(study, grace_period=2.5, now=now) == []
+    for study in studies:
+        assert fail_trials_without_heartbeat(study, grace_period=2.5, now=3.0) == [0]
 
 
 def test_heartbeats_from_a_clock_an_hour_off_are_judged_by_whether_they_change() -> None:
