@@ -8,8 +8,9 @@ the RUNNING trials whose heartbeat stopped.
 
 Staleness is judged on one clock, the watching worker's own (:class:`SilenceWatch`):
 comparing a time that another worker wrote (its heartbeat, a trial's start) with this
-worker's clock mixes two clocks, and machines' clocks differ: a watcher whose clock ran
-a minute ahead failed every live trial of a 30-second grace period.
+worker's clock mixes two clocks, and machines' clocks differ: a watcher whose clock runs
+a minute ahead would fail every live trial under a 30-second grace period, one whose clock
+runs behind would keep dead trials RUNNING (both tested in tests/sampler/test_stale.py).
 """
 
 from __future__ import annotations
