@@ -115,23 +115,38 @@ def fail_undecided_trials(
     Returns:
         The numbers of the trials this call failed.
     """
-    undecided = {
-        compat.trial_id(trial): trial
+    undecided = [
+        trial
         for trial in trials
         if trial.state == TrialState.RUNNING and DECISION_KEY not in trial.system_attrs
-    }
+    ]
+    return _fail_silent(
+        study, undecided, lambda _: "undecided", watch, grace_period, callback, now
+    )
+
+
+def _fail_silent(
+    study: optuna.Study,
+    trials: list[FrozenTrial],
+    sign: Callable[[FrozenTrial], Hashable],
+    watch: SilenceWatch,
+    grace_period: float,
+    callback: StaleTrialCallback | None,
+    now: float | None,
+) -> list[int]:
+    """Fail the ``trials`` whose ``sign`` has stood still past ``grace_period``.
+
+    Silence is what ``watch`` saw on this process's clock; ``callback`` gets each failed
+    trial. Returns their numbers.
+    """
+    by_id = {compat.trial_id(trial): trial for trial in trials}
     silent = watch.silent_for(
         compat.study_id(study),
-        dict.fromkeys(undecided, "undecided"),
+        {key: sign(trial) for key, trial in by_id.items()},
         time.monotonic() if now is None else now,
     )
-    return _fail(study, [undecided[k] for k, s in silent.items() if s > grace_period], callback)
-
-
-def _fail(
-    study: optuna.Study, trials: list[FrozenTrial], callback: StaleTrialCallback | None
-) -> list[int]:
-    failed = [trial for trial in trials if compat.fail_running_trial(study, trial)]
+    stale = [by_id[key] for key, seconds in silent.items() if seconds > grace_period]
+    failed = [trial for trial in stale if compat.fail_running_trial(study, trial)]
     if callback is not None:
         for trial in failed:
             callback(
@@ -197,16 +212,8 @@ def fail_silent_trials(
     now: float | None = None,
 ) -> list[int]:
     """:func:`fail_trials_without_heartbeat` with a watch of the caller's own."""
-    running = {
-        compat.trial_id(trial): trial
-        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    }
-    silent = watch.silent_for(
-        compat.study_id(study),
-        {key: heartbeat_sign(trial) for key, trial in running.items()},
-        time.monotonic() if now is None else now,
-    )
-    return _fail(study, [running[k] for k, s in silent.items() if s > grace_period], callback)
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    return _fail_silent(study, running, heartbeat_sign, watch, grace_period, callback, now)
 
 
 class Heartbeats:

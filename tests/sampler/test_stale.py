@@ -15,6 +15,7 @@ from optuna_lemonade._storage_keys import DECISION_KEY
 from optuna_lemonade._storage_keys import HEARTBEAT_KEY
 from optuna_lemonade.sampler import fail_trials_without_heartbeat
 from optuna_lemonade.sampler import LemonadeSampler
+from optuna_lemonade.sampler._per_storage import PerStorage
 from optuna_lemonade.sampler._stale import fail_undecided_trials
 from optuna_lemonade.sampler._stale import SilenceWatch
 from tests.sampler.conftest import make_objective
@@ -151,3 +152,19 @@ def test_one_sampler_on_two_storages_keeps_their_trials_apart(space, store, data
     assert sampler.population(second) == []
     trial = second.ask()
     assert sampler.decision(trial).kind != "child"
+
+
+def test_a_storage_that_cannot_be_weakly_referenced_keeps_its_own_state() -> None:
+    """A user's storage class without ``__weakref__`` still gets one state of its own,
+    the same on every call, and not another storage's."""
+
+    class Slotted:
+        __slots__ = ()
+
+    states = PerStorage(SilenceWatch)
+    first, second = Slotted(), Slotted()
+    assert states(first) is states(first)  # type: ignore[arg-type]
+    assert states(first) is not states(second)  # type: ignore[arg-type]
+    storage = InMemoryStorage()
+    assert states(storage) is states(storage)
+    assert states(storage) is not states(first)  # type: ignore[arg-type]
