@@ -58,6 +58,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lemonade-smallcut": {"cut_placement": "by_size_below_median"},
     "lemonade-largefirst": {"largest_first": True, "cut_placement": "by_size_below_median"},
     "lemonade-largefirst-uniform": {"largest_initial_first": True},
+    "lemonade-augment": {"augment": True},
 }
 """LEMONADE's variants: the defaults, and one change each (the ablations).
 
@@ -208,6 +209,10 @@ epochs, and keep them:
   Measured on 2026-11-30 at 20 minutes, seeds 0-2: the best any-size networks of every
   variant (8.75 % validation, 9.89 % test), but 81 networks per run against 104, 0.14
   points behind TPE-6 at <= 100k and both hypervolumes lower; dropped.
+* ``lemonade-augment``: today's defaults, with every network's training images randomly
+  cropped (zero padding of 1/8 of the side) and flipped left to right, per image and
+  step (``fine_tune(augment=True)``, the search command's ``--augment``): whether
+  Fashion-MNIST's default should be on, as it is for CIFAR and image folders (issue 35).
 
 ``lemonade-pool3`` and ``lemonade-double-large``, the ablations that made today's initial
 networks the default, are not variants any more: their runs are labelled ``lemonade``.

@@ -382,6 +382,7 @@ class Run:
                 scale_epochs=False,  # the variant's own rule, applied above
                 lr=lr,
                 device=config.device,
+                augment=bool(self.variant.get("augment")),
                 callback=check,
             )
         else:  # from scratch: a baseline's network, or lemonade-scratch's

@@ -1,8 +1,9 @@
 """The figures of record, as Markdown, generated from the benchmarks' results files.
 
-Reads ``benchmarks/results/*.json`` and makes two blocks: README.md's one results table
+Reads ``benchmarks/results/*.json`` and makes three blocks: README.md's one results table
 (LEMONADE's defaults against the strongest baseline per size cap, the 20-minute
-Fashion-MNIST search benchmark) and benchmarks/README.md's summary of every benchmark.
+Fashion-MNIST search benchmark), README.md's lines on a search from a trained model, and
+benchmarks/README.md's summary of every benchmark.
 Nothing in them is typed by hand: every figure comes from a results file, and every
 date from the file or, where it records none, from the file's last git commit.
 
@@ -11,7 +12,8 @@ date from the file or, where it records none, from the file's last git commit.
     python benchmarks/results_markdown.py --check    # exit 1, with a diff, if stale
 
 The blocks live between marker lines (``<!-- results-table: begin -->`` ... ``end``
-in README.md, ``<!-- results-summary: begin -->`` ... ``end`` in benchmarks/README.md);
+and ``<!-- compress-table: begin -->`` ... ``end`` in README.md,
+``<!-- results-summary: begin -->`` ... ``end`` in benchmarks/README.md);
 the text outside them is never touched.
 """
 
@@ -50,6 +52,9 @@ class Target:
 
 
 README_TABLE = Target("README.md", "<!-- results-table: begin -->", "<!-- results-table: end -->")
+README_COMPRESS = Target(
+    "README.md", "<!-- compress-table: begin -->", "<!-- compress-table: end -->"
+)
 BENCHMARKS_SUMMARY = Target(
     "benchmarks/README.md",
     "<!-- results-summary: begin -->",
@@ -702,6 +707,103 @@ def _chaos_section(results: dict[str, Any], date: str | None, name: str) -> list
 WORKERS = "workers.json"
 """The search command's throughput against ``--workers`` and ``--threads``."""
 
+COMPRESS = "compress_model.json"
+"""A search started from a trained PyTorch model (``compress_model.py``)."""
+
+
+def _compress_facts(results: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
+    config, reference = results["config"], results["reference"]
+    data = (
+        f"{config['train_size']:,} {config['dataset'].replace('fashion-mnist', 'Fashion-MNIST')} "
+        "training images"
+    )
+    model = (
+        f"a ResNet-like CNN of {reference['params']:,} parameters written in plain PyTorch, "
+        f"trained {reference['epochs']:g} epochs on {data} "
+        f"({percent(reference['validation_error'])} % validation, "
+        f"{percent(reference['test_error'])} % test error)"
+    )
+    return config, data, model
+
+
+def compress_sentence(results: dict[str, Any], date: str | None) -> str:
+    """README's lines on the search from a trained model, and its plot."""
+    config, _, model = _compress_facts(results)
+    reference = results["reference"]
+    trials = results["search"]["trials"]
+    smaller = [t for t in trials if t["on_front"] and t["params"] < reference["params"]]
+    found = ""
+    if smaller:
+        best = min(smaller, key=lambda t: t["validation_error"])
+        found = (
+            f"; its best network smaller than the model has {best['params']:,.0f} parameters "
+            f"and {percent(best['validation_error'])} % validation error"
+        )
+    compared, scratch_runs = [], []
+    for entry in results["comparisons"]:
+        if entry["searched"] is None:
+            compared.append(f"at <= {entry['fraction']} of its parameters nothing")
+            continue
+        searched, scratch = entry["searched"], entry["scratch"]
+        scratch_runs.append(scratch)
+        compared.append(
+            f"at <= {entry['fraction']} of its parameters {percent(searched['validation_error'])} "
+            f"% ({searched['params']:,} parameters; test {percent(searched['test_error'])}) "
+            f"against {percent(scratch['validation_error'])} % (test "
+            f"{percent(scratch['test_error'])})"
+        )
+    epochs = " and ".join(f"{s['epochs']:.0f}" for s in scratch_runs)
+    minutes = " and ".join(f"{s['seconds'] / 60:.1f}" for s in scratch_runs)
+    return "\n".join(
+        [
+            GENERATED,
+            f"Measured ({_source(COMPRESS, date)}, seed {config['seed']}): {model}; then "
+            f"{config['minutes']:g} minutes of this search from it, {len(trials)} networks"
+            + found
+            + ". The same architectures trained from scratch with the same compute (half "
+            f"the search's wall time each on the same cores: {minutes} minutes, {epochs} "
+            "epochs) did better than the search's networks at both sizes compared: "
+            + "; ".join(compared)
+            + ". The search spreads its time over a whole front; for one size known in "
+            "advance, long training from scratch paid more.",
+            "",
+            "![The front of a search started from a trained model]"
+            "(benchmarks/results/compress_model.png)",
+        ]
+    )
+
+
+def _compress_section(results: dict[str, Any], date: str | None, name: str) -> list[str]:
+    config, _, model = _compress_facts(results)
+    lines = [
+        "### Compressing a trained model (issue 35)",
+        "",
+        f"{model}, converted by `from_module` and given to `{config['command']}` "
+        f"(default workers); the front's best network at each size against the same "
+        "architecture trained from scratch for half the search's wall time on the same "
+        f"cores, a full cosine schedule ({_source(name, date)}, one seed):",
+        "",
+        "| size | network | params | searched: validation / test % | from scratch: "
+        "validation / test % | from scratch: epochs, s |",
+        "|---|---|---|---|---|---|",
+        f"| the model | ResNet-like | {results['reference']['params']:,} | "
+        f"{percent(results['reference']['validation_error'])} / "
+        f"{percent(results['reference']['test_error'])} | | |",
+    ]
+    for entry in results["comparisons"]:
+        if entry["searched"] is None:
+            lines.append(f"| <= {entry['fraction']} | (none on the front) | | | | |")
+            continue
+        searched, scratch = entry["searched"], entry["scratch"]
+        lines.append(
+            f"| <= {entry['fraction']} | trial {searched['trial']}: {searched['summary']} | "
+            f"{searched['params']:,} | {percent(searched['validation_error'])} / "
+            f"{percent(searched['test_error'])} | {percent(scratch['validation_error'])} / "
+            f"{percent(scratch['test_error'])} | {scratch['epochs']:.1f}, "
+            f"{scratch['seconds']:.0f} |"
+        )
+    return lines
+
 
 def workers_table(results: dict[str, Any], date: str | None) -> list[str]:
     """Networks completed and front quality per ``--workers`` x ``--threads``, each
@@ -931,6 +1033,7 @@ SUMMARY_FILES = (
     SEARCH_CORES,
     CORES,
     "retrain_search_20min.json",
+    COMPRESS,
     "sampler_overhead.json",
     "overhead/*.json",
     "five_objectives.json",
@@ -1007,6 +1110,7 @@ def benchmarks_summary(
             ),
         ]
     lines += one("five_objectives.json", _five_objectives_section)
+    lines += one(COMPRESS, _compress_section)
     lines += one(WORKERS, _workers_section)
     cores = {n: r for n, r in results.items() if n.startswith("cores/")}
     if cores:
@@ -1063,10 +1167,13 @@ def blocks(directory: pathlib.Path = RESULTS) -> dict[Target, str]:
         table += "\n\n" + "\n".join([lead, "", *rows])
     if SEARCH_CORES in results:  # the comparison with every core in use, baselines too
         table += "\n\n" + cores_sentence(results[SEARCH_CORES], dates.get(SEARCH_CORES))
-    return {
+    wanted = {
         README_TABLE: table,
         BENCHMARKS_SUMMARY: benchmarks_summary(results, dates, times),
     }
+    if COMPRESS in results:
+        wanted[README_COMPRESS] = compress_sentence(results[COMPRESS], dates.get(COMPRESS))
+    return wanted
 
 
 def sync(root: pathlib.Path, wanted: dict[Target, str], write: bool) -> tuple[int, str]:

@@ -5,7 +5,7 @@ The package is layered, and data flows one way through it:
 * :mod:`optuna_lemonade.architecture`: networks as graphs of named layers
   (:class:`Architecture`), and the :class:`SearchSpace` they live in;
 * :mod:`optuna_lemonade.network`: :func:`build_model` turns an architecture into a
-  PyTorch module;
+  PyTorch module, :func:`from_module` a trained PyTorch module into one with its weights;
 * :mod:`optuna_lemonade.cheap_objectives`: costs known without training (parameters,
   multiply-accumulates);
 * :mod:`optuna_lemonade.morphisms`: mutations that change a network and carry its
@@ -33,6 +33,7 @@ from optuna_lemonade.architecture import SearchSpace
 from optuna_lemonade.cheap_objectives import count_macs
 from optuna_lemonade.cheap_objectives import count_params
 from optuna_lemonade.network import build_model
+from optuna_lemonade.network import from_module
 from optuna_lemonade.sampler import Child
 from optuna_lemonade.sampler import LemonadeSampler
 
@@ -50,6 +51,7 @@ __all__ = [
     "count_macs",
     "count_params",
     "export",
+    "from_module",
     "morphisms",
     "training",
     "visualization",

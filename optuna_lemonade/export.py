@@ -1,7 +1,9 @@
 """Take a network away: load a checkpoint, export it for deployment, check the export.
 
 A checkpoint downloaded from optuna-dashboard (``trial-12.pt``), or found in the
-search's checkpoint directory, loads in one call::
+search's checkpoint directory, loads in one call (and :func:`save_checkpoint` writes
+one, e.g. of a model of yours converted by
+:func:`~optuna_lemonade.network.from_module`, for ``search --initial-model``)::
 
     from optuna_lemonade.export import load_checkpoint, export_onnx
 
@@ -17,12 +19,14 @@ from __future__ import annotations
 
 import os
 import pathlib
+import tempfile
 from typing import Any
 
 import torch
 
 from optuna_lemonade.checkpoints import CheckpointError
 from optuna_lemonade.checkpoints import from_bytes
+from optuna_lemonade.checkpoints import to_bytes
 from optuna_lemonade.network import GraphNetwork
 
 
@@ -45,6 +49,34 @@ def load_checkpoint(path: str | os.PathLike[str]) -> GraphNetwork:
         return from_bytes(data)
     except CheckpointError as error:
         raise CheckpointError(f"{file}: {error}") from None
+
+
+def save_checkpoint(model: GraphNetwork, path: str | os.PathLike[str]) -> pathlib.Path:
+    """Write ``model`` (architecture and weights) as a checkpoint file.
+
+    The format of the search's checkpoints, which :func:`load_checkpoint`, ``optuna-lemonade
+    export``, ``train`` and ``search --initial-model`` read. Written next to ``path`` and
+    renamed into place: a failure or a kill never leaves half a file under its name.
+
+    Returns:
+        The path written.
+
+    Raises:
+        TypeError: If ``model`` is not a :class:`GraphNetwork`.
+    """
+    if not isinstance(model, GraphNetwork):
+        raise TypeError(
+            f"save_checkpoint expects a GraphNetwork (from_module converts a module), got "
+            f"{type(model).__name__}"
+        )
+    target = pathlib.Path(path)
+    data = to_bytes(model.architecture, model)
+    with tempfile.NamedTemporaryFile(
+        dir=target.absolute().parent, prefix=f".{target.name}.", suffix=".part", delete=False
+    ) as part:
+        part.write(data)
+    os.replace(part.name, target)
+    return target
 
 
 def _example(model: GraphNetwork, batch: int, seed: int = 0) -> torch.Tensor:

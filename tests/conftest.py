@@ -90,3 +90,31 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     holds torch, stay importable)."""
     path = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     return {**os.environ, **extra, "PYTHONPATH": os.pathsep.join(path)}
+
+
+def write_image_folder(
+    root: pathlib.Path,
+    *,
+    classes: int = 3,
+    per_class: int = 12,
+    size: tuple[int, int] = (12, 10),
+    mode: str = "RGB",
+) -> pathlib.Path:
+    """A folder of small PNGs in ImageFolder's layout: ``root/class<k>/<i>.png``.
+
+    Each class has its own mean colour, so that a network can tell them apart.
+    """
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    channels = 3 if mode == "RGB" else 1
+    for label in range(classes):
+        folder = root / f"class{label}"
+        folder.mkdir(parents=True)
+        for index in range(per_class):
+            base = 40 + 60 * label
+            pixels = rng.integers(base, base + 60, (size[0], size[1], channels), dtype=np.uint8)
+            image = Image.fromarray(pixels[..., 0] if channels == 1 else pixels, mode=mode)
+            image.save(folder / f"{index}.png")
+    return root

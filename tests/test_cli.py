@@ -19,6 +19,7 @@ import pytest
 import torch
 
 from optuna_lemonade import build_model
+from optuna_lemonade import SearchSpace
 from optuna_lemonade._storage_keys import DECISION_KEY
 from optuna_lemonade.cli import main
 from optuna_lemonade.cli._arguments import parsers
@@ -26,6 +27,7 @@ from optuna_lemonade.sampler import Child
 from optuna_lemonade.sampler._decision import Decision
 from optuna_lemonade.training._data import DEBIAN_FASHION_MNIST
 from tests.conftest import subprocess_env
+from tests.conftest import write_image_folder
 
 
 ROOT = pathlib.Path(__file__).parents[1]
@@ -133,7 +135,13 @@ def _usage_error(
         (["--trials", "1", "--objectives", "params"], "--objectives must list"),
         (["--trials", "1", "--objectives", "error,error"], "--objectives must list"),
         (["--trials", "1", "--operators", "widen,fly"], "--operators: unknown fly"),
-        (["--trials", "1", "--dataset", "mnist"], "--dataset must name distinct data sets"),
+        (["--trials", "1", "--dataset", "mnist"], "--dataset mnist: unknown data set 'mnist'"),
+        (["--trials", "1", "--image-size", "0"], "--image-size: image size must be N or HxW"),
+        (["--trials", "1", "--image-size", "8"], "--image-size is for image folders"),
+        (
+            ["--trials", "1", "--initial-model", "missing.pt"],
+            "--initial-model missing.pt: No such",
+        ),
         (["--trials", "1", "--dataset", "digits,digits"], "--dataset must name distinct"),
         (["--trials", "1", "--dataset", "digits,digits-28"], "must share an image shape"),
         (
@@ -257,6 +265,9 @@ def test_other_objectives_on_the_same_study_are_refused(
     assert "use another --study-name" in line
 
 
+FOLDER = ";foranimagefolderasdigitsbelow5,000trainingimages,elseasfashion-mnist)"
+
+
 def test_help_states_every_default(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["search", "--help"])
@@ -265,10 +276,12 @@ def test_help_states_every_default(capsys: pytest.CaptureFixture[str]) -> None:
     assert "None" not in text
     expected = [
         "epochsoftheinitialnetworks,fromscratch(default:10fordigitsanddigits-28,3for"
-        "fashion-mnist,5forcifar10andcifar100)",
+        "fashion-mnist,5forcifar10andcifar100" + FOLDER,
         "fine-tuningepochsofchildren(default:4fordigitsanddigits-28,2forfashion-mnistand"
-        "cifar10andcifar100)",
-        "batchsize(default:32fordigitsanddigits-28,128forfashion-mnistandcifar10andcifar100)",
+        "cifar10andcifar100" + FOLDER,
+        "batchsize(default:32fordigitsanddigits-28,128forfashion-mnistandcifar10andcifar100"
+        + FOLDER,
+        "(default:onforcifar10,cifar100andimagefolders;offfordigitsandfashion-mnist)",
         "initiallearningrate(default:0.05)",
         "dataset(default:digits)",
         "(default:sqlite:///lemonade.db)",
@@ -452,7 +465,7 @@ def test_two_workers_share_the_trials_and_report_once(tmp_path: pathlib.Path) ->
     assert process.returncode == 0, err
     assert "Traceback" not in err + out
     headers = [line for line in out.splitlines() if line.startswith("study ")]
-    assert len(headers) == 1 and headers[0].endswith("2 workers x 1 thread"), out
+    assert len(headers) == 1 and "; 2 workers x 1 thread;" in headers[0], out
     assert len(re.findall(r"^trial +\d+  error", out, flags=re.MULTILINE)) == 7
     assert out.count("Pareto front (") == 1
     assert (tmp_path / "lemonade-pareto.png").stat().st_size > 0
@@ -535,3 +548,104 @@ def test_workers_options_resolve_and_reach_each_worker(monkeypatch: pytest.Monke
             share,
         )
         assert _workers.resolve(args, cpu, ["error", "params"]) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda root: root.mkdir(), "no class folders in it"),
+        (lambda root: write_image_folder(root, classes=1), "a classifier needs at least two"),
+        (
+            lambda root: [
+                (root / name).mkdir(parents=True) or (root / name / "a.txt").write_text("x")
+                for name in ("a", "b")
+            ],
+            "no readable image",
+        ),
+        (lambda root: root.write_text("x"), "is not a directory"),
+    ],
+)
+def test_a_bad_image_folder_is_one_line_and_leaves_nothing(
+    workdir: pathlib.Path, capsys: pytest.CaptureFixture[str], make: Any, message: str
+) -> None:
+    make(workdir / "images")
+    line = _usage_error(capsys, workdir, ["search", "--dataset", "images", "--trials", "1"])
+    assert line.startswith("optuna-lemonade search: error: --dataset images: ") and message in line
+
+
+def test_a_search_on_a_folder_of_images(
+    workdir: pathlib.Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_image_folder(workdir / "my-pets", classes=3, per_class=14, size=(10, 10))
+    (root / "class0" / "Thumbs.db").write_bytes(b"\x00" * 10)
+    (root / "class1" / "big.png").write_bytes((root / "class1" / "0.png").read_bytes())
+    write_image_folder(workdir / "big", classes=1, per_class=1, size=(16, 16))
+    (workdir / "big" / "class0" / "0.png").replace(root / "class1" / "big.png")
+    argv = ["search", "--dataset", str(root), "--trials", "4", "--test", *FAST]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    warnings = [line for line in captured.err.splitlines() if line.startswith("optuna-lemonade:")]
+    assert len(warnings) == 2, captured.err  # one line each: skipped files, resized images
+    assert "skipped 1 file(s)" in warnings[0] and "resized 1 of 43 images to 10x10" in warnings[1]
+    assert "augmentation on" in captured.out and "test error" in captured.out
+    study = optuna.load_study(study_name="lemonade-my-pets", storage="sqlite:///lemonade.db")
+    assert study.user_attrs["lemonade_dataset"] == "my-pets"
+    assert len(study.trials) == 4 and all(t.state == TrialState.COMPLETE for t in study.trials)
+    # Continued from another directory, the folder named by another path: the same study.
+    (workdir / "elsewhere").mkdir()
+    monkeypatch.chdir(workdir / "elsewhere")
+    storage = f"sqlite:///{workdir / 'lemonade.db'}"
+    argv = ["search", "--dataset", "../my-pets", "--trials", "1", "--storage", storage]
+    argv += ["--checkpoint-dir", "../lemonade-checkpoints", *FAST]
+    assert main(argv) == 0
+    assert len(optuna.load_study(study_name="lemonade-my-pets", storage=storage).trials) == 5
+
+
+def test_a_search_from_a_model_of_yours(
+    workdir: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from optuna_lemonade.export import save_checkpoint
+    from optuna_lemonade.network import from_module
+    from optuna_lemonade.training import evaluate
+    from optuna_lemonade.training import load_dataset
+
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 6, 3, padding=1, bias=False),
+        torch.nn.BatchNorm2d(6),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(6, 10),
+    )
+    save_checkpoint(from_module(model, (1, 8, 8)), "mine.pt")
+    expected = evaluate(model, load_dataset("digits").loaders()[1], device="cpu")
+    argv = ["search", "--initial-model", "mine.pt", "--trials", "3", *FAST]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "pretrained" in out
+    study = optuna.load_study(study_name="lemonade-digits", storage="sqlite:///lemonade.db")
+    assert study.trials[0].values[0] == pytest.approx(expected)  # measured, not trained
+    assert [t.user_attrs["lemonade_parent"] for t in study.trials] == [None, 0, 0]
+
+
+def test_an_initial_model_that_does_not_fit_the_data_is_one_line(
+    workdir: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from optuna_lemonade.export import save_checkpoint
+
+    arch = SearchSpace((1, 28, 28), 10).initial_architectures()[0]
+    save_checkpoint(build_model(arch), "other.pt")
+    (workdir / "junk.pt").write_bytes(b"not a checkpoint")
+    line = _usage_error(
+        capsys, workdir, ["search", "--initial-model", "other.pt", "--trials", "1"]
+    )
+    assert "--initial-model other.pt: takes (1, 28, 28) images" in line
+    line = _usage_error(capsys, workdir, ["search", "--initial-model", "junk.pt", "--trials", "1"])
+    assert line.startswith("optuna-lemonade search: error: --initial-model junk.pt: ")
+    big = SearchSpace(
+        (1, 8, 8), 10, max_params=None, initial_widths=(64,)
+    ).initial_architectures()[0]
+    save_checkpoint(build_model(big), "big.pt")
+    argv = ["search", "--initial-model", "big.pt", "--trials", "1", "--max-params", "1000"]
+    assert "raise --max-params" in _usage_error(capsys, workdir, argv)

@@ -93,7 +93,15 @@ def read_state(
     try:
         content: Any = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for corrupt or unsafe input
-        raise CheckpointError(f"unreadable checkpoint: {type(error).__name__}: {error}") from None
+        # One line: torch's own text runs to paragraphs, and for a file that is not
+        # weights only it suggests weights_only=False, which a crafted file exploits.
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        reason = lines[0][:160] if lines else ""
+        if "Weights only load failed" in reason:
+            reason = "not a file torch.load reads with weights_only=True"
+        raise CheckpointError(
+            f"unreadable checkpoint ({type(error).__name__}: {reason})"
+        ) from None
     if not isinstance(content, dict) or content.get("format") != FORMAT:
         raise CheckpointError("not an optuna-lemonade checkpoint")
     if content.get("version") != VERSION:

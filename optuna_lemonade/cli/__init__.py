@@ -17,13 +17,14 @@ from tqdm.auto import tqdm
 from optuna_lemonade.architecture import SearchSpace
 from optuna_lemonade.cli._arguments import check_options
 from optuna_lemonade.cli._arguments import command_parsers
-from optuna_lemonade.cli._arguments import DEFAULTS
+from optuna_lemonade.cli._arguments import defaults_for
 from optuna_lemonade.cli._arguments import parsers
 from optuna_lemonade.cli._environment import check_device
 from optuna_lemonade.cli._environment import check_writable_file
 from optuna_lemonade.cli._environment import display_url
 from optuna_lemonade.cli._environment import fail_trials_left_running
 from optuna_lemonade.cli._environment import load_datasets
+from optuna_lemonade.cli._environment import load_initial_models
 from optuna_lemonade.cli._environment import load_study
 from optuna_lemonade.cli._environment import make_dir
 from optuna_lemonade.cli._environment import open_storage
@@ -68,11 +69,6 @@ def _search(argv: Sequence[str] | None, stopper: Stopper) -> int:
         torch.set_num_threads(threads)
     is_worker = args.worker_index is not None  # one of the processes of a --workers run
     check_writable_file(args.plot, "--plot", search_parser)
-    defaults = DEFAULTS[args.datasets[0]]
-    batch_size = int(args.batch_size or defaults["batch_size"])
-    initial_epochs = args.initial_epochs or defaults["initial_epochs"]
-    child_epochs = args.child_epochs or defaults["child_epochs"]
-    lr = args.lr or defaults["lr"]
 
     # From here on, a problem undoes what this run made: the checkpoint directory and a
     # new SQLite file.
@@ -82,10 +78,14 @@ def _search(argv: Sequence[str] | None, stopper: Stopper) -> int:
     storage: optuna.storages.RDBStorage | None = None
     try:
         datasets = load_datasets(args, search_parser)
+        # The study and its checks name the data by name: an image folder by its
+        # directory's name, wherever the run is started from.
+        args.dataset = ",".join(d.name for d in datasets)
         storage = open_storage(args, search_parser)
         data = datasets[0]
         num_classes = sum(d.num_classes for d in datasets)
         space = SearchSpace(data.input_shape, num_classes, max_params=args.max_params)
+        initial = load_initial_models(args.initial_model, space, search_parser)
         cheap = [name for name in objectives if not name.startswith("error")] or ["params"]
         try:
             measured = {}
@@ -110,6 +110,7 @@ def _search(argv: Sequence[str] | None, stopper: Stopper) -> int:
             cut_placement=args.cut_placement,
             largest_initial_first=args.largest_initial_first,
             seed=args.seed,
+            initial_architectures=initial,
         )
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         study = load_study(args, search_parser, storage, sampler, objectives)
@@ -120,6 +121,12 @@ def _search(argv: Sequence[str] | None, stopper: Stopper) -> int:
             new_file.unlink(missing_ok=True)
         remove_dirs(made_dirs)
         raise
+    defaults = defaults_for(args.datasets[0], len(datasets[0].train))
+    batch_size = int(args.batch_size or defaults["batch_size"])
+    initial_epochs = args.initial_epochs or defaults["initial_epochs"]
+    child_epochs = args.child_epochs or defaults["child_epochs"]
+    lr = args.lr or defaults["lr"]
+    augment = bool(defaults["augment"]) if args.augment is None else args.augment
     tasks = [
         Task(d.name, d.num_classes, *d.loaders(batch_size=batch_size, seed=args.seed))
         for d in datasets
@@ -134,7 +141,7 @@ def _search(argv: Sequence[str] | None, stopper: Stopper) -> int:
             f"study {study.study_name!r} in {display_url(args.storage)} ({before} trials so "
             f"far), data {data.input_shape}: {sizes}; device {device}, objectives "
             f"{', '.join(objectives)}; {workers} worker{'s' if workers > 1 else ''} x "
-            f"{each} thread{'s' if each > 1 else ''}",
+            f"{each} thread{'s' if each > 1 else ''}; augmentation {'on' if augment else 'off'}",
             flush=True,
         )
         fail_trials_left_running(study, args.grace_period)
@@ -160,24 +167,35 @@ def _search(argv: Sequence[str] | None, stopper: Stopper) -> int:
             child = sampler.child(trial)
             pages.annotate(trial, child)
             epochs = initial_epochs if child.parent is None else child_epochs
+            epochs = 0.0 if child.pretrained else epochs  # measured as it was given
             scale = not args.flat_child_epochs  # Child.fit trains cheap children longer
             start = time.perf_counter()
             if len(tasks) == 1:
                 train, validation = tasks[0].train, tasks[0].validation
                 errors = {
                     "error": child.fit(
-                        train, validation, epochs=epochs, scale_epochs=scale, lr=lr, device=device
+                        train,
+                        validation,
+                        epochs=epochs,
+                        scale_epochs=scale,
+                        lr=lr,
+                        device=device,
+                        augment=augment,
                     )
                 }
             else:
                 by_task = child.fit_tasks(
-                    tasks, epochs=epochs, scale_epochs=scale, lr=lr, device=device
+                    tasks, epochs=epochs, scale_epochs=scale, lr=lr, device=device, augment=augment
                 )
                 errors = {f"error:{name}": value for name, value in by_task.items()}
         finally:
             stopper.in_objective = None
         values = {**errors, **child.cheap_objectives}
-        origin = "from scratch" if child.parent is None else f"{child.operator} of {child.parent}"
+        origin = (
+            ("pretrained" if child.pretrained else "from scratch")
+            if child.parent is None
+            else f"{child.operator} of {child.parent}"
+        )
         costs = "  ".join(
             f"{name} {format_cost(name, values[name]):>7}"
             for name in objectives

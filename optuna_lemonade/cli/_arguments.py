@@ -8,20 +8,65 @@ from typing import Any
 from optuna_lemonade.morphisms import OPERATORS
 from optuna_lemonade.sampler._cut_placement import CUT_PLACEMENTS
 from optuna_lemonade.training import DATASETS
+from optuna_lemonade.training._image_folder import parse_image_size
 
 
 OBJECTIVES = ("error", "params", "macs", "latency")
 """Objective names of the search command; with several data sets, ``error:<data set>``
 names each task's error."""
 
-# Per data set: batch size, epochs of initial networks, epochs of children, learning rate.
+# Per data set: batch size, epochs of initial networks, epochs of children, learning
+# rate, augmentation (random crop and horizontal flip) on (1) or off (0). Digits: off, a
+# flipped digit is another symbol or none.
 DEFAULTS: dict[str, dict[str, float]] = {
-    "digits": {"batch_size": 32, "initial_epochs": 10, "child_epochs": 4, "lr": 0.05},
-    "digits-28": {"batch_size": 32, "initial_epochs": 10, "child_epochs": 4, "lr": 0.05},
-    "fashion-mnist": {"batch_size": 128, "initial_epochs": 3, "child_epochs": 2, "lr": 0.05},
-    "cifar10": {"batch_size": 128, "initial_epochs": 5, "child_epochs": 2, "lr": 0.05},
-    "cifar100": {"batch_size": 128, "initial_epochs": 5, "child_epochs": 2, "lr": 0.05},
+    "digits": {
+        "batch_size": 32,
+        "initial_epochs": 10,
+        "child_epochs": 4,
+        "lr": 0.05,
+        "augment": 0,
+    },
+    "digits-28": {
+        "batch_size": 32,
+        "initial_epochs": 10,
+        "child_epochs": 4,
+        "lr": 0.05,
+        "augment": 0,
+    },
+    "fashion-mnist": {
+        "batch_size": 128,
+        "initial_epochs": 3,
+        "child_epochs": 2,
+        "lr": 0.05,
+        "augment": 0,
+    },
+    "cifar10": {
+        "batch_size": 128,
+        "initial_epochs": 5,
+        "child_epochs": 2,
+        "lr": 0.05,
+        "augment": 1,
+    },
+    "cifar100": {
+        "batch_size": 128,
+        "initial_epochs": 5,
+        "child_epochs": 2,
+        "lr": 0.05,
+        "augment": 1,
+    },
 }
+
+SMALL_FOLDER = 5_000
+"""An image folder with fewer training images than this trains as digits does (small
+batches, more epochs), a larger one as fashion-mnist does; both with augmentation."""
+
+
+def defaults_for(name: str, train_images: int) -> dict[str, float]:
+    """The training defaults of a built-in data set, or of an image folder by its size."""
+    if name in DEFAULTS:
+        return DEFAULTS[name]
+    like = DEFAULTS["digits" if train_images < SMALL_FOLDER else "fashion-mnist"]
+    return {**like, "augment": 1}
 
 
 # Exit statuses of a run stopped by a signal, as a shell reports them (128 + signal).
@@ -34,7 +79,12 @@ def per_dataset(key: str) -> str:
     if len(groups) == 1:
         return f"default: {next(iter(groups))}"
     parts = [f"{value} for {' and '.join(names)}" for value, names in groups.items()]
-    return "default: " + ", ".join(parts)
+    return (
+        "default: "
+        + ", ".join(parts)
+        + f"; for an image folder as digits below {SMALL_FOLDER:,} training images, else as "
+        "fashion-mnist"
+    )
 
 
 def parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
@@ -65,10 +115,17 @@ def command_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argum
     data.add_argument(
         "--dataset",
         default="digits",
-        help=f"data set (default: digits) from {', '.join(DATASETS)}; or several with one "
+        help=f"data set (default: digits) from {', '.join(DATASETS)}, or a directory of "
+        "your images with one sub-folder per class (PATH/cat/1.png, PATH/dog/2.jpg: "
+        "torchvision's ImageFolder layout; 20%% held out for test); or several with one "
         "image shape, separated by commas (e.g. fashion-mnist,digits-28): one network with "
         "a head per data set, trained on all, with an error objective per data set; the "
         "first one's defaults apply",
+    )
+    data.add_argument(
+        "--image-size",
+        help="size of an image folder's images, N or HxW (default: the most common size, "
+        "scaled down to at most 64 on the longer side); others are resized",
     )
     data.add_argument(
         "--data-dir",
@@ -160,6 +217,16 @@ def command_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argum
         help="comma-separated morphism operators (default: all: " + ", ".join(OPERATORS) + ")",
     )
     searching.add_argument(
+        "--initial-model",
+        action="append",
+        metavar="FILE",
+        help="start from this trained network instead of the three initial networks trained "
+        "from scratch: a checkpoint file, as the search saves them or as "
+        "optuna_lemonade.export.save_checkpoint(optuna_lemonade.from_module(model, "
+        "input_shape), FILE) writes one from your PyTorch model; it is measured as it is, "
+        "and its children inherit its weights; repeat for several",
+    )
+    searching.add_argument(
         "--max-params",
         type=int,
         default=5_000_000,
@@ -225,6 +292,14 @@ def command_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argum
         help="fine-tuning epochs of children (" + per_dataset("child_epochs") + "); a "
         "child with fewer multiply-adds than half the largest initial network's trains "
         "longer, up to 3 times, by sqrt(that / its multiply-adds)",
+    )
+    training.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="random crop (zero padding of 1/8 of the side) and horizontal flip of the "
+        "training images (default: on for cifar10, cifar100 and image folders; off for "
+        "digits and fashion-mnist)",
     )
     training.add_argument(
         "--flat-child-epochs",
@@ -302,14 +377,24 @@ def _take_away_parsers(commands: Any) -> tuple[argparse.ArgumentParser, argparse
     _network_source(train)
     train.add_argument("--epochs", type=float, required=True, help="epochs to train")
     train.add_argument(
-        "--dataset", choices=DATASETS, default="digits", help="data set (default: digits)"
+        "--dataset",
+        default="digits",
+        help=f"data set (default: digits): {', '.join(DATASETS)} or a directory of images, "
+        "as for search",
     )
+    train.add_argument("--image-size", help="an image folder's image size, as for search")
     train.add_argument("--data-dir", help="local copy of the data set, as for search")
     train.add_argument(
         "--download", action="store_true", help="download the data set if not found locally"
     )
     train.add_argument(
         "--from-scratch", action="store_true", help="new random weights instead of the saved"
+    )
+    train.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="random crop and horizontal flip of the training images (default as for search)",
     )
     train.add_argument(
         "--lr", type=float, help="initial learning rate (" + per_dataset("lr") + ")"
@@ -326,6 +411,23 @@ def _take_away_parsers(commands: Any) -> tuple[argparse.ArgumentParser, argparse
         "--output", help="checkpoint file to write (default: the input's name + -trained.pt)"
     )
     return export, train
+
+
+def check_image_size(
+    datasets: list[str], image_size: str | None, parser: argparse.ArgumentParser
+) -> None:
+    """``--image-size`` is well formed, and there is an image folder for it.
+
+    Whether each data set exists is for loading it to say (it needs the file system).
+    """
+    if image_size is None:
+        return
+    try:
+        parse_image_size(image_size)
+    except ValueError as error:
+        parser.error(f"--image-size: {error}")
+    if all(name in DATASETS for name in datasets):
+        parser.error("--image-size is for image folders; built-in data sets have their size")
 
 
 def check_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[str]:
@@ -362,12 +464,12 @@ def check_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     if args.latency_warmup < 0:
         parser.error(f"--latency-warmup must be 0 or more, got {args.latency_warmup}")
     datasets = [name.strip() for name in args.dataset.split(",") if name.strip()]
-    unknown = [name for name in datasets if name not in DATASETS]
-    if not datasets or unknown or len(set(datasets)) != len(datasets):
+    if not datasets or len(set(datasets)) != len(datasets):
         parser.error(
-            f"--dataset must name distinct data sets from {', '.join(DATASETS)}, got "
-            f"{args.dataset!r}"
+            f"--dataset must name distinct data sets from {', '.join(DATASETS)} or "
+            f"directories, got {args.dataset!r}"
         )
+    check_image_size(datasets, args.image_size, parser)
     args.datasets = datasets
     args.dataset = ",".join(datasets)
     errors = ["error"] if len(datasets) == 1 else [f"error:{name}" for name in datasets]

@@ -6,7 +6,9 @@ import argparse
 import contextlib
 import importlib.util
 import pathlib
+import sys
 import tempfile
+from typing import Any
 import warnings
 
 import optuna
@@ -14,7 +16,13 @@ from optuna.trial import TrialState
 import sqlalchemy.engine
 import torch
 
+from optuna_lemonade._warning import LemonadeWarning
+from optuna_lemonade.architecture import SearchSpace
+from optuna_lemonade.checkpoints import CheckpointError
+from optuna_lemonade.export import load_checkpoint
+from optuna_lemonade.network import GraphNetwork
 from optuna_lemonade.sampler import LemonadeSampler
+from optuna_lemonade.training import DATASETS
 from optuna_lemonade.training import DatasetSplits
 from optuna_lemonade.training import default_device
 from optuna_lemonade.training import load_dataset
@@ -103,40 +111,106 @@ def sqlite_file(url: str) -> pathlib.Path | None:
     return None if parsed.database == ":memory:" else pathlib.Path(parsed.database)
 
 
+def load_data(
+    name: str,
+    args: argparse.Namespace,
+    parser: argparse.ArgumentParser,
+    *,
+    train_size: int | None = None,
+    shrink: bool = False,
+) -> DatasetSplits:
+    """One data set of ``--dataset`` (a built-in one or an image folder), or a usage error.
+
+    What an image folder's loading worked around (unreadable files skipped, images
+    resized) is one line each on stderr, by the run and not again by each of its
+    workers. ``shrink``: a data set with fewer training images than ``train_size``
+    keeps all of them.
+    """
+    options: dict[str, Any] = (
+        {"data_dir": args.data_dir, "download": args.download}
+        if name in DATASETS
+        else {"image_size": args.image_size}
+    )
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", LemonadeWarning)
+            try:
+                data = load_dataset(name, train_size=train_size, seed=args.seed, **options)
+            except ValueError:
+                if not shrink or train_size is None:
+                    raise
+                data = load_dataset(name, seed=args.seed, **options)
+    except FileNotFoundError as error:
+        hint = (
+            ""
+            if args.download or name not in DATASETS
+            else "; --data-dir DIR names a local copy, --download downloads it"
+        )
+        parser.error(f"--dataset {name}: {error}{hint}")
+    except ValueError as error:
+        parser.error(f"--dataset {name}: {error}")
+    if getattr(args, "worker_index", None) is None:
+        for warning in caught:
+            if issubclass(warning.category, LemonadeWarning):
+                print(f"optuna-lemonade: {warning.message}", file=sys.stderr, flush=True)
+    return data
+
+
 def load_datasets(
     args: argparse.Namespace, parser: argparse.ArgumentParser
 ) -> list[DatasetSplits]:
     """The data sets of ``--dataset``, or a usage error naming the problem.
 
-    Several data sets must share an image shape: they are the tasks of one network.
-    With several, ``--train-size`` caps each (a small data set such as digits-28 keeps
-    all of its images); with one, more than it has is an error.
+    Several data sets must share an image shape and have distinct names: they are the
+    tasks of one network. With several, ``--train-size`` caps each (a small data set
+    such as digits-28 keeps all of its images); with one, more than it has is an error.
     """
-    datasets = []
-    for name in args.datasets:
-        options = {"data_dir": args.data_dir, "download": args.download, "seed": args.seed}
-        try:
-            try:
-                data = load_dataset(name, train_size=args.train_size, **options)
-            except ValueError:
-                if len(args.datasets) == 1 or args.train_size is None:
-                    raise
-                data = load_dataset(name, **options)  # fewer images than --train-size
-            datasets.append(data)
-        except FileNotFoundError as error:
-            hint = (
-                ""
-                if args.download
-                else "; --data-dir DIR names a local copy, --download downloads it"
-            )
-            parser.error(f"--dataset {name}: {error}{hint}")
-        except ValueError as error:
-            parser.error(f"--dataset {name}: {error}")
+    several = len(args.datasets) > 1
+    datasets = [
+        load_data(name, args, parser, train_size=args.train_size, shrink=several)
+        for name in args.datasets
+    ]
+    names = [d.name for d in datasets]
+    if len(set(names)) != len(names):
+        parser.error(f"--dataset: two data sets are named alike ({', '.join(names)})")
     shapes = {d.name: d.input_shape for d in datasets}
     if len(set(shapes.values())) > 1:
         listed = ", ".join(f"{name} {shape}" for name, shape in shapes.items())
         parser.error(f"--dataset: the data sets of one search must share an image shape: {listed}")
     return datasets
+
+
+def load_initial_models(
+    files: list[str] | None, space: SearchSpace, parser: argparse.ArgumentParser
+) -> list[GraphNetwork] | None:
+    """The networks of ``--initial-model``, checked against the data and the limits."""
+    if not files:
+        return None
+    networks: list[GraphNetwork] = []
+    for file in files:
+        try:
+            network = load_checkpoint(file)
+        except CheckpointError as error:  # its message starts with the file's name
+            parser.error(f"--initial-model {error}")
+        except OSError as error:
+            parser.error(f"--initial-model {file}: {error.strerror or error}")
+        arch = network.architecture
+        if (arch.input_shape, arch.num_classes) != (space.input_shape, space.num_classes):
+            parser.error(
+                f"--initial-model {file}: takes {arch.input_shape} images to "
+                f"{arch.num_classes} classes; the data has {space.input_shape} images in "
+                f"{space.num_classes} classes"
+            )
+        problems = space.violations(arch)
+        if problems:
+            parser.error(
+                f"--initial-model {file}: outside the search space ({'; '.join(problems)}); "
+                "raise --max-params if it is the parameters"
+            )
+        if any(arch == other.architecture for other in networks):
+            parser.error(f"--initial-model {file}: the same architecture as another one")
+        networks.append(network)
+    return networks
 
 
 def open_storage(
@@ -184,6 +258,7 @@ def load_study(
     objectives: list[str],
 ) -> optuna.Study:
     study_name = args.study_name or f"lemonade-{args.dataset.replace(',', '+')}"
+    # args.dataset: the data sets' names (an image folder's: its directory's name).
     try:
         study = optuna.create_study(
             storage=storage,

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import os
 import pathlib
-import tempfile
 
 import optuna
 from optuna.artifacts import FileSystemArtifactStore
@@ -16,12 +14,13 @@ from optuna_lemonade._storage_keys import DECISION_KEY
 from optuna_lemonade.architecture import summarize
 from optuna_lemonade.checkpoints import CheckpointError
 from optuna_lemonade.checkpoints import CheckpointStore
-from optuna_lemonade.checkpoints import to_bytes
-from optuna_lemonade.cli._arguments import DEFAULTS
+from optuna_lemonade.cli._arguments import check_image_size
+from optuna_lemonade.cli._arguments import defaults_for
 from optuna_lemonade.cli._environment import check_device
 from optuna_lemonade.cli._environment import check_writable_file
 from optuna_lemonade.cli._environment import display_url
 from optuna_lemonade.cli._environment import first_line
+from optuna_lemonade.cli._environment import load_data
 from optuna_lemonade.cli._environment import open_storage
 from optuna_lemonade.cli._environment import sqlite_file
 from optuna_lemonade.export import export_onnx
@@ -29,12 +28,12 @@ from optuna_lemonade.export import export_program
 from optuna_lemonade.export import load_checkpoint
 from optuna_lemonade.export import onnx_deviation
 from optuna_lemonade.export import program_deviation
+from optuna_lemonade.export import save_checkpoint
 from optuna_lemonade.network import build_model
 from optuna_lemonade.network import GraphNetwork
 from optuna_lemonade.sampler._decision import Decision
 from optuna_lemonade.training import evaluate
 from optuna_lemonade.training import fine_tune
-from optuna_lemonade.training import load_dataset
 
 
 ONNX_TOLERANCE = 1e-4
@@ -143,12 +142,8 @@ def train_main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     output = pathlib.Path(args.output or f"{stem}{suffix}")
     check_writable_file(str(output), "--output", parser)
     device = check_device(args.device, parser)
-    try:
-        data = load_dataset(
-            args.dataset, data_dir=args.data_dir, download=args.download, seed=args.seed
-        )
-    except (FileNotFoundError, ValueError) as error:
-        parser.error(f"--dataset {args.dataset}: {error}")
+    check_image_size([args.dataset], args.image_size, parser)
+    data = load_data(args.dataset, args, parser)
     if (data.input_shape, data.num_classes) != (
         architecture.input_shape,
         architecture.num_classes,
@@ -158,7 +153,8 @@ def train_main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
             f"classes; the network takes {architecture.input_shape} and has "
             f"{architecture.num_classes} outputs"
         )
-    defaults = DEFAULTS[args.dataset]
+    defaults = defaults_for(args.dataset, len(data.train))
+    augment = bool(defaults["augment"]) if args.augment is None else args.augment
     train, validation, test = data.loaders(
         batch_size=int(args.batch_size or defaults["batch_size"]), seed=args.seed
     )
@@ -175,19 +171,13 @@ def train_main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         epochs=args.epochs,
         lr=args.lr or defaults["lr"],
         device=device,
+        augment=augment,
         description=f"training {args.epochs:g} epochs",
     )
     validation_error = evaluate(model, validation, device=device)
     line = f"validation error after {args.epochs:g} epochs: {validation_error:.4f}"
     if args.test:
         line += f"; test error: {evaluate(model, test, device=device):.4f}"
-    # Serialised first, written next to the target and renamed: a failure or a kill
-    # never leaves half a checkpoint under the target's name.
-    checkpoint = to_bytes(architecture, model)
-    with tempfile.NamedTemporaryFile(
-        dir=output.absolute().parent, suffix=".part", delete=False
-    ) as part:
-        part.write(checkpoint)
-    os.replace(part.name, output)
+    save_checkpoint(model, output)  # renamed into place: never half a file
     print(f"{line}\nwrote {output}", flush=True)
     return 0

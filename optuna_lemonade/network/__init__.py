@@ -6,6 +6,7 @@ from optuna_lemonade.network._builder import check_model
 from optuna_lemonade.network._builder import check_state_dict
 from optuna_lemonade.network._builder import from_state_dict
 from optuna_lemonade.network._builder import GraphNetwork
+from optuna_lemonade.network._from_module import from_module
 
 
 __all__ = [
@@ -14,5 +15,6 @@ __all__ = [
     "build_model",
     "check_model",
     "check_state_dict",
+    "from_module",
     "from_state_dict",
 ]

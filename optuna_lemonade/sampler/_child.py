@@ -16,6 +16,7 @@ from optuna_lemonade.architecture import Architecture
 from optuna_lemonade.checkpoints import CheckpointStore
 from optuna_lemonade.morphisms import apply_mutation
 from optuna_lemonade.network import build_model
+from optuna_lemonade.network import from_state_dict
 from optuna_lemonade.network import GraphNetwork
 from optuna_lemonade.sampler._decision import Decision
 from optuna_lemonade.training import Batches
@@ -29,16 +30,23 @@ from optuna_lemonade.training import StepCallback
 from optuna_lemonade.training import Task
 
 
+Weights = dict[str, torch.Tensor]
+
+
 def build_networks(
-    decision: Decision, parent: GraphNetwork | None
+    decision: Decision, parent: GraphNetwork | None, pretrained: dict[Architecture, Weights]
 ) -> tuple[GraphNetwork, GraphNetwork | None]:
     """The model a decision trains (train mode) and its teacher, if any.
 
     A child replays its mutation on the parent's weights; when the mutation only
     approximates the parent's function, the parent (eval mode) is the teacher for
-    distillation. Anything else is built from scratch with the decision's seed.
+    distillation. An initial network given with weights (``pretrained``) starts from
+    them; anything else is built from scratch with the decision's seed.
     """
     if decision.kind != "child":
+        weights = pretrained.get(decision.architecture)
+        if weights is not None:
+            return from_state_dict(decision.architecture, weights).train(), None
         return build_model(decision.architecture, seed=decision.seed), None
     assert decision.mutation is not None and parent is not None
     _, model = apply_mutation(parent.architecture, parent, decision.mutation)
@@ -51,7 +59,8 @@ class Child:
 
     Attributes:
         model: The ``nn.Module`` to train (on CPU, in train mode). A child inherits its
-            parent's trained weights; an initial network starts from scratch.
+            parent's trained weights; an initial network starts from scratch, or from
+            the weights it was given with (``pretrained``).
         architecture: Its :class:`~optuna_lemonade.Architecture`.
         parent: Trial number of the parent, or None for a network trained from scratch.
         operator: Name of the morphism that made it, or None.
@@ -60,6 +69,9 @@ class Child:
         cheap_objectives: The architecture's cheap objectives by name.
         exact: Whether the model computes its parent's function before fine-tuning
             (in eval mode); True without a parent.
+        pretrained: Whether it is an initial network given with trained weights
+            (``LemonadeSampler(initial_architectures=[network])``): :meth:`fit` then
+            evaluates and saves it without training.
         checkpoint: The artifact id of the saved checkpoint, or None before
             :meth:`save`.
     """
@@ -73,8 +85,10 @@ class Child:
         teacher: nn.Module | None,
         store: CheckpointStore,
         reference_macs: float,
+        pretrained: bool = False,
     ) -> None:
         self.model = model
+        self.pretrained = pretrained
         self.architecture: Architecture = decision.architecture
         self.parent = decision.parent
         self.operator = decision.operator
@@ -117,14 +131,15 @@ class Child:
     def fine_tune_epochs(self, epochs: float) -> float:
         """The epochs :meth:`fit` trains this network for, given base ``epochs``.
 
-        An initial network trains ``epochs``. A child cheaper than half the largest
+        An initial network trains ``epochs``, one given with trained weights 0. A
+        child cheaper than half the largest
         initial network (in multiply-adds) trains longer, ``epochs * sqrt(reference /
         its MACs)``, at most 3 times as long: it costs little per epoch and is far from
         converged after a short fine-tune (:func:`~optuna_lemonade.training.child_epochs`,
         the rule the search benchmark adopted).
         """
         if self.parent is None:
-            return epochs
+            return 0.0 if self.pretrained else epochs
         return child_epochs(epochs, self.architecture, self._reference_macs)
 
     def fit(
@@ -138,6 +153,7 @@ class Child:
         distillation_weight: float = 0.5,
         temperature: float = 4.0,
         device: torch.device | str | None = None,
+        augment: bool = False,
         progress: bool = False,
         callback: StepCallback | None = None,
     ) -> float:
@@ -152,12 +168,15 @@ class Child:
             train_loader: Batches of ``(inputs, labels)`` to train on.
             validation_loader: Batches to measure the error on.
             epochs: Epochs of training (fractions allowed); a cheap child trains
-                longer (:meth:`fine_tune_epochs`).
+                longer, a pretrained initial network not at all
+                (:meth:`fine_tune_epochs`); 0 evaluates and saves without training.
             scale_epochs: False trains exactly ``epochs``.
             lr: Initial learning rate of the cosine schedule.
             distillation_weight: Weight of the distillation loss, with a teacher.
             temperature: Softmax temperature of the distillation loss.
             device: Where to train; default CUDA when available.
+            augment: Random crop and horizontal flip of the training images (see
+                :func:`~optuna_lemonade.training.fine_tune`).
             progress: Show a progress bar.
             callback: Called after every training step with ``(steps done, total
                 steps)``; True ends the training there (see
@@ -167,18 +186,21 @@ class Child:
         Returns:
             The validation error, in ``[0, 1]``.
         """
-        fine_tune(
-            self.model,
-            train_loader,
-            epochs=self.fine_tune_epochs(epochs) if scale_epochs else epochs,
-            lr=lr,
-            teacher=self.teacher,
-            distillation_weight=distillation_weight,
-            temperature=temperature,
-            device=device,
-            progress=progress,
-            callback=callback,
-        )
+        epochs = self.fine_tune_epochs(epochs) if scale_epochs else epochs
+        if epochs > 0:  # 0: a pretrained initial network, measured as given
+            fine_tune(
+                self.model,
+                train_loader,
+                epochs=epochs,
+                lr=lr,
+                teacher=self.teacher,
+                distillation_weight=distillation_weight,
+                temperature=temperature,
+                device=device,
+                augment=augment,
+                progress=progress,
+                callback=callback,
+            )
         error = evaluate(self.model, validation_loader, device=device)
         self.save()
         return error
@@ -193,6 +215,7 @@ class Child:
         distillation_weight: float = 0.5,
         temperature: float = 4.0,
         device: torch.device | str | None = None,
+        augment: bool = False,
         progress: bool = False,
     ) -> dict[str, float]:
         """:meth:`fit` for a network with one head per task: train on all, measure, save.
@@ -212,6 +235,7 @@ class Child:
             distillation_weight: Weight of the distillation loss, with a teacher.
             temperature: Softmax temperature of the distillation loss.
             device: Where to train; default CUDA when available.
+            augment: Random crop and horizontal flip of every task's training images.
             progress: Show a progress bar.
 
         Returns:
@@ -227,24 +251,29 @@ class Child:
                 f"{self.architecture.num_classes} outputs: make the search space's "
                 "num_classes the sum of the tasks' classes"
             )
-        fine_tune_tasks(
-            self.model,
-            tasks,
-            epochs=self.fine_tune_epochs(epochs) if scale_epochs else epochs,
-            lr=lr,
-            teacher=self.teacher,
-            distillation_weight=distillation_weight,
-            temperature=temperature,
-            device=device,
-            progress=progress,
-        )
+        epochs = self.fine_tune_epochs(epochs) if scale_epochs else epochs
+        if epochs > 0:  # 0: a pretrained initial network, measured as given
+            fine_tune_tasks(
+                self.model,
+                tasks,
+                epochs=epochs,
+                lr=lr,
+                teacher=self.teacher,
+                distillation_weight=distillation_weight,
+                temperature=temperature,
+                device=device,
+                augment=augment,
+                progress=progress,
+            )
         errors = evaluate_tasks(self.model, tasks, device=device)
         self.save()
         return errors
 
     def __repr__(self) -> str:
         origin = (
-            "from scratch" if self.parent is None else f"{self.operator} of trial {self.parent}"
+            ("pretrained" if self.pretrained else "from scratch")
+            if self.parent is None
+            else f"{self.operator} of trial {self.parent}"
         )
         return f"Child(trial={self._trial.number}, {origin}, {self.cheap_objectives})"
 
@@ -258,9 +287,15 @@ class Children:
     Shared by a sampler's threads (``n_jobs``).
     """
 
-    def __init__(self, store: CheckpointStore, reference_macs: float) -> None:
+    def __init__(
+        self,
+        store: CheckpointStore,
+        reference_macs: float,
+        pretrained: dict[Architecture, Weights],
+    ) -> None:
         self._store = store
         self._reference_macs = reference_macs
+        self._pretrained = pretrained
         self._lock = threading.Lock()
         self._parents: dict[int, GraphNetwork] = {}  # trial id -> loaded parent model
         self._children: dict[int, Child] = {}  # trial id -> child handed out
@@ -290,7 +325,7 @@ class Children:
             assert decision.parent_trial_id is not None
             storage = compat.trial_storage(trial)
             parent = load_model(compat.get_trial(storage, decision.parent_trial_id))
-        model, teacher = build_networks(decision, parent)
+        model, teacher = build_networks(decision, parent, self._pretrained)
         child = Child(
             trial=trial,
             decision=decision,
@@ -298,6 +333,7 @@ class Children:
             teacher=teacher,
             store=self._store,
             reference_macs=self._reference_macs,
+            pretrained=decision.kind != "child" and decision.architecture in self._pretrained,
         )
         with self._lock:
             self._children[key] = child

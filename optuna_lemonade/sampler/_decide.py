@@ -49,13 +49,17 @@ class DecisionMaker:
         eligible: _population.Eligibility,
         *,
         largest_initial_first: bool = False,
+        extra_networks: bool = True,
     ) -> None:
         self._settings = settings
         self._initial = list(initial)
         self._store = store
         self._decisions = decisions
         self._eligible = eligible
-        self._extra: list[Architecture] | None = None  # what _start trains beyond initial
+        # What _start trains beyond the initial networks while none has finished; none
+        # when the search starts from trained networks (they are measured in seconds,
+        # and a network from scratch is not what such a search is for).
+        self._extra: list[Architecture] | None = None if extra_networks else []
         # The trial number of the initial network with the most parameters (initial
         # networks are trained by trial number), or None.
         self._largest_initial = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import torch
 
 from optuna_lemonade import _optuna_compat as compat
 from optuna_lemonade.architecture import Architecture
@@ -15,6 +16,7 @@ from optuna_lemonade.cheap_objectives import MEASURED_OBJECTIVES
 from optuna_lemonade.morphisms import get_operator
 from optuna_lemonade.morphisms import Operator
 from optuna_lemonade.morphisms import OPERATORS
+from optuna_lemonade.network import GraphNetwork
 from optuna_lemonade.sampler._cut_placement import CUT_PLACEMENTS
 from optuna_lemonade.sampler._cut_placement import CutPlacement
 from optuna_lemonade.sampler._retention import KEEP_CHECKPOINTS
@@ -68,18 +70,33 @@ def n_proposals(value: int) -> int:
 
 
 def initial_architectures(
-    space: SearchSpace, value: Sequence[Architecture] | None
-) -> list[Architecture]:
-    initial = space.initial_architectures() if value is None else list(value)
-    if not initial:
+    space: SearchSpace, value: Sequence[Architecture | GraphNetwork] | None
+) -> tuple[list[Architecture], dict[Architecture, dict[str, torch.Tensor]]]:
+    """The initial architectures, and the weights of those given as trained networks."""
+    given = space.initial_architectures() if value is None else list(value)
+    if not given:
         raise ValueError("initial_architectures must not be empty")
-    for arch in initial:
+    initial: list[Architecture] = []
+    weights: dict[Architecture, dict[str, torch.Tensor]] = {}
+    for item in given:
+        arch = item.architecture if isinstance(item, GraphNetwork) else item
         if not isinstance(arch, Architecture):
-            raise TypeError(f"initial architectures must be Architectures, got {arch!r}")
+            raise TypeError(
+                f"initial architectures must be Architectures or GraphNetworks, got {item!r}"
+            )
         problems = space.violations(arch)
         if problems:
             raise ValueError(f"an initial architecture is outside the search space: {problems}")
-    return initial
+        if arch in initial:
+            raise ValueError(f"initial_architectures lists one architecture twice: {arch!r}")
+        initial.append(arch)
+        if isinstance(item, GraphNetwork):
+            # A copy on the CPU: the caller may go on training or moving its network.
+            weights[arch] = {
+                key: value.detach().to("cpu", copy=True)
+                for key, value in item.state_dict().items()
+            }
+    return initial, weights
 
 
 def keep_checkpoints(value: KeepCheckpoints) -> KeepCheckpoints:

@@ -104,7 +104,11 @@ class LemonadeSampler(BaseSampler):
             in :data:`optuna_lemonade.morphisms.OPERATORS`.
         n_proposals: Candidate children generated per trial, of which one is trained.
         initial_architectures: The networks of the first trials; default the search
-            space's :meth:`~optuna_lemonade.SearchSpace.initial_architectures`.
+            space's :meth:`~optuna_lemonade.SearchSpace.initial_architectures`. A
+            :class:`~optuna_lemonade.network.GraphNetwork` (e.g. a trained model of
+            yours through :func:`~optuna_lemonade.network.from_module`) starts with its
+            weights: its trial's :class:`Child` is ``pretrained`` and
+            :meth:`Child.fit` evaluates it without training; its children inherit them.
         artifact_store: Any :mod:`optuna.artifacts` store for the checkpoints; default a
             ``FileSystemArtifactStore`` in ``./lemonade-checkpoints``, announced in
             Optuna's log.
@@ -147,7 +151,7 @@ class LemonadeSampler(BaseSampler):
         cheap_objectives: Sequence[str | CheapObjective] = ("params",),
         operators: Sequence[str | Operator] | None = None,
         n_proposals: int = 16,
-        initial_architectures: Sequence[Architecture] | None = None,
+        initial_architectures: Sequence[Architecture | GraphNetwork] | None = None,
         artifact_store: ArtifactStore | None = None,
         independent_sampler: BaseSampler | None = None,
         parent_selection: SelectionStrategy = inverse_density,
@@ -170,7 +174,9 @@ class LemonadeSampler(BaseSampler):
             child_selection=child_selection,
             cut_placement=_options.cut_placement(cut_placement),
         )
-        self._initial = _options.initial_architectures(space, initial_architectures)
+        self._initial, self._pretrained = _options.initial_architectures(
+            space, initial_architectures
+        )
         largest_first = _options.largest_initial_first(largest_initial_first)
         self._store = CheckpointStore(artifact_store)
         self._entropy = _options.seed_entropy(seed)
@@ -199,8 +205,9 @@ class LemonadeSampler(BaseSampler):
                 decisions,
                 eligible,
                 largest_initial_first=self._largest_first,
+                extra_networks=not self._pretrained,
             ),
-            children=Children(self._store, self._reference_macs),
+            children=Children(self._store, self._reference_macs, self._pretrained),
             operator_param=OperatorParam(),
             stale=StaleTrials(*self._stale_options),
         )

@@ -3,6 +3,7 @@
 The same for several tasks at once, one head per task: :class:`Task`.
 """
 
+from optuna_lemonade.training._augment import augment_batch
 from optuna_lemonade.training._data import DATASETS
 from optuna_lemonade.training._data import DatasetSplits
 from optuna_lemonade.training._data import load_dataset
@@ -27,6 +28,7 @@ __all__ = [
     "DatasetSplits",
     "StepCallback",
     "Task",
+    "augment_batch",
     "child_epochs",
     "default_device",
     "distillation_loss",

@@ -115,6 +115,7 @@ def fine_tune_tasks(
     temperature: float = 4.0,
     device: torch.device | str | None = None,
     channels_last: bool = True,
+    augment: bool = False,
     progress: bool = True,
     description: str = "training",
     callback: StepCallback | None = None,
@@ -141,6 +142,8 @@ def fine_tune_tasks(
         temperature: Softening temperature of the distillation term.
         device: Where to train; default CUDA when available, else CPU.
         channels_last: Train in the channels-last memory format (see :func:`fine_tune`).
+        augment: Random crop and flip of every task's training images (see
+            :func:`fine_tune`).
         progress: Show a tqdm progress bar.
         description: Label of the progress bar.
         callback: Called after every step with ``(steps done, total steps)``; True ends
@@ -183,7 +186,7 @@ def fine_tune_tasks(
         for task, stream in zip(tasks, streams, strict=True):
             head = heads[task.name]
             inputs, labels = next(stream)
-            inputs, labels = move_batch(inputs, device, layout), labels.to(device)
+            inputs, labels = move_batch(inputs, device, layout, augment), labels.to(device)
             loss = loss + batch_loss(
                 _outputs(model(inputs), heads)[:, head],
                 labels,

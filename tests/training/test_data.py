@@ -35,7 +35,6 @@ def test_digits_splits_are_fixed_and_seeded() -> None:
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(name="imagenet"), "unknown data set"),
         (dict(name="digits", train_size=0), "train_size"),
         (dict(name="digits", validation_size=5000), "validation_size"),
     ],
@@ -43,6 +42,11 @@ def test_digits_splits_are_fixed_and_seeded() -> None:
 def test_bad_arguments(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         load_dataset(**kwargs)
+
+
+def test_an_unknown_name_is_neither_built_in_nor_a_folder() -> None:
+    with pytest.raises(FileNotFoundError, match="unknown data set 'imagenet': neither"):
+        load_dataset("imagenet")
 
 
 def test_missing_data_is_a_clear_error(
