@@ -707,6 +707,9 @@ def _chaos_section(results: dict[str, Any], date: str | None, name: str) -> list
 WORKERS = "workers.json"
 """The search command's throughput against ``--workers`` and ``--threads``."""
 
+AUGMENT = "augment_20min.json"
+"""Augmentation on and off, side by side (``lemonade`` and ``lemonade-augment``)."""
+
 COMPRESS = "compress_model.json"
 """A search started from a trained PyTorch model (``compress_model.py``)."""
 
@@ -771,6 +774,40 @@ def compress_sentence(results: dict[str, Any], date: str | None) -> str:
             "(benchmarks/results/compress_model.png)",
         ]
     )
+
+
+def _augment_section(results: dict[str, Any], date: str | None, name: str) -> list[str]:
+    seeds = _seeds(results["runs"])
+    facts = _search_facts(results, ["lemonade", "lemonade-augment"])
+    pairs = [("lemonade", "off (the default)"), ("lemonade-augment", "on")]
+    lines = [
+        "### Augmentation on and off (issue 35)",
+        "",
+        f"{facts['dataset']} ({facts['train']:,} training / {facts['validation']:,} "
+        f"validation images), searches of {facts['minutes']:g} minutes, LEMONADE's defaults "
+        "with the training images randomly cropped and flipped (on) or not (off), the two "
+        f"arms of each seed side by side, each on one core; seeds "
+        f"{seed_span(seeds['lemonade'])}. Best validation / test error in %, means over "
+        f"seeds; HV as above. {_source(name, date)}.",
+        "",
+        "| budget | augmentation | networks | "
+        + " | ".join(CAP_LABELS[c] for c in SIZE_CAPS)
+        + " | HV | useful HV |",
+        "|---|---|---|" + "---|" * len(SIZE_CAPS) + "---|---|",
+    ]
+    for budget in ("20 min", "10 min", "5 min"):
+        if budget not in results.get("summaries_by_budget", {}):
+            continue
+        for method, label in pairs:
+            comparison = Comparison(search_summary(results, budget, method), seeds, method)
+            summary = comparison.summary
+            useful, _ = comparison.hypervolume("useful_hypervolume")
+            lines.append(
+                f"| {budget} | {label} | {summary['trials_within_budget']['lemonade']:.0f} | "
+                + " | ".join(comparison.lemonade_cell(c) for c in SIZE_CAPS)
+                + f" | {summary['mean_final_hypervolume']['lemonade']:.3f} | {useful:.3f} |"
+            )
+    return lines
 
 
 def _compress_section(results: dict[str, Any], date: str | None, name: str) -> list[str]:
@@ -1033,6 +1070,7 @@ SUMMARY_FILES = (
     SEARCH_CORES,
     CORES,
     "retrain_search_20min.json",
+    AUGMENT,
     COMPRESS,
     "sampler_overhead.json",
     "overhead/*.json",
@@ -1110,6 +1148,7 @@ def benchmarks_summary(
             ),
         ]
     lines += one("five_objectives.json", _five_objectives_section)
+    lines += one(AUGMENT, _augment_section)
     lines += one(COMPRESS, _compress_section)
     lines += one(WORKERS, _workers_section)
     cores = {n: r for n, r in results.items() if n.startswith("cores/")}

@@ -649,3 +649,31 @@ def test_an_initial_model_that_does_not_fit_the_data_is_one_line(
     save_checkpoint(build_model(big), "big.pt")
     argv = ["search", "--initial-model", "big.pt", "--trials", "1", "--max-params", "1000"]
     assert "raise --max-params" in _usage_error(capsys, workdir, argv)
+
+
+def test_folders_by_path_as_two_tasks_and_one_name_for_two_folders(
+    workdir: pathlib.Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_image_folder(workdir / "a" / "pets", classes=2, per_class=12, size=(8, 8))
+    write_image_folder(workdir / "b" / "toys", classes=3, per_class=12, size=(8, 8))
+    argv = ["search", "--dataset", f"{workdir}/a/pets,./b/toys", "--trials", "2", *FAST]
+    assert main(argv) == 0
+    study = optuna.load_study(study_name="lemonade-pets+toys", storage="sqlite:///lemonade.db")
+    assert study.metric_names == ["error:pets", "error:toys", "params"]
+    assert all(t.state == TrialState.COMPLETE for t in study.trials)
+    # Another folder of the same name, with other data: refused, not mixed in.
+    write_image_folder(workdir / "c" / "pets", classes=4, per_class=6, size=(8, 8))
+    assert main(["search", "--dataset", "a/pets", "--trials", "1", *FAST]) == 0
+    capsys.readouterr()
+    line = _usage_error(capsys, workdir, ["search", "--dataset", "c/pets", "--trials", "1"])
+    assert "study 'lemonade-pets' searches other data (pets: 3x8x8 images, 2 classes)" in line
+    assert "(pets: 3x8x8 images, 4 classes): use another --study-name" in line
+
+
+def test_a_checkpoint_dir_inside_the_image_folder_is_refused(
+    workdir: pathlib.Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_image_folder(workdir / "pets", classes=2)
+    monkeypatch.chdir(workdir / "pets")
+    line = _usage_error(capsys, workdir, ["search", "--dataset", ".", "--trials", "1"])
+    assert "--checkpoint-dir lemonade-checkpoints: inside the image folder ." in line

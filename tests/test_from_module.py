@@ -200,3 +200,25 @@ def test_a_search_starts_from_the_converted_network_with_its_weights(
     assert all(
         torch.equal(saved.state_dict()[key], value) for key, value in network.state_dict().items()
     )
+
+
+class TwoHeads(nn.Module):
+    """Two pooled branches, flattened after both are pooled, then concatenated."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(1, 3, 3, padding=1, bias=False)
+        self.b = nn.Conv2d(1, 5, 1, bias=False)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(8, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = self.pool(self.a(x)), self.pool(F.relu(self.b(x)))
+        return self.fc(torch.cat([a.flatten(1), torch.flatten(b, 1)], dim=1))
+
+
+def test_a_flatten_of_a_pooled_vector_is_no_second_pooling() -> None:
+    model = TwoHeads().eval()
+    network = from_module(model, (1, 6, 6))
+    assert [node.op for node in network.architecture.nodes].count("gap") == 2
+    assert _deviation(model, network, (1, 6, 6)) <= 1e-5

@@ -20,6 +20,7 @@ from optuna_lemonade.cli._arguments import command_parsers
 from optuna_lemonade.cli._arguments import defaults_for
 from optuna_lemonade.cli._arguments import parsers
 from optuna_lemonade.cli._environment import check_device
+from optuna_lemonade.cli._environment import check_outside_image_folders
 from optuna_lemonade.cli._environment import check_writable_file
 from optuna_lemonade.cli._environment import display_url
 from optuna_lemonade.cli._environment import fail_trials_left_running
@@ -70,6 +71,8 @@ def _search(argv: Sequence[str] | None, stopper: Stopper) -> int:
     is_worker = args.worker_index is not None  # one of the processes of a --workers run
     check_writable_file(args.plot, "--plot", search_parser)
 
+    check_outside_image_folders(args.datasets, args.checkpoint_dir, search_parser)
+
     # From here on, a problem undoes what this run made: the checkpoint directory and a
     # new SQLite file.
     made_dirs = make_dir(args.checkpoint_dir, "--checkpoint-dir", search_parser)
@@ -78,9 +81,6 @@ def _search(argv: Sequence[str] | None, stopper: Stopper) -> int:
     storage: optuna.storages.RDBStorage | None = None
     try:
         datasets = load_datasets(args, search_parser)
-        # The study and its checks name the data by name: an image folder by its
-        # directory's name, wherever the run is started from.
-        args.dataset = ",".join(d.name for d in datasets)
         storage = open_storage(args, search_parser)
         data = datasets[0]
         num_classes = sum(d.num_classes for d in datasets)
@@ -113,7 +113,7 @@ def _search(argv: Sequence[str] | None, stopper: Stopper) -> int:
             initial_architectures=initial,
         )
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        study = load_study(args, search_parser, storage, sampler, objectives)
+        study = load_study(args, search_parser, storage, sampler, objectives, datasets)
     except BaseException:  # a usage error, or a signal
         if storage is not None:
             storage.remove_session()

@@ -8,6 +8,7 @@ from typing import Any
 from optuna_lemonade.morphisms import OPERATORS
 from optuna_lemonade.sampler._cut_placement import CUT_PLACEMENTS
 from optuna_lemonade.training import DATASETS
+from optuna_lemonade.training._data import data_name
 from optuna_lemonade.training._image_folder import parse_image_size
 
 
@@ -470,9 +471,14 @@ def check_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
             f"directories, got {args.dataset!r}"
         )
     check_image_size(datasets, args.image_size, parser)
+    # Objectives, studies and reports name the data by name: an image folder by its own
+    # name, however the path to it is written.
+    names = [data_name(name) for name in datasets]
+    if len(set(names)) != len(names):
+        parser.error(f"--dataset: two data sets are named alike ({', '.join(names)})")
     args.datasets = datasets
-    args.dataset = ",".join(datasets)
-    errors = ["error"] if len(datasets) == 1 else [f"error:{name}" for name in datasets]
+    args.dataset = ",".join(names)
+    errors = ["error"] if len(datasets) == 1 else [f"error:{name}" for name in names]
     if args.objectives is None:
         args.objectives = ",".join([*errors, "params"])
     objectives = [name.strip() for name in args.objectives.split(",") if name.strip()]

@@ -146,14 +146,37 @@ def load_data(
             if args.download or name not in DATASETS
             else "; --data-dir DIR names a local copy, --download downloads it"
         )
-        parser.error(f"--dataset {name}: {error}{hint}")
+        parser.error(f"--dataset {name}: {_without(name, error)}{hint}")
     except ValueError as error:
-        parser.error(f"--dataset {name}: {error}")
+        parser.error(f"--dataset {name}: {_without(name, error)}")
     if getattr(args, "worker_index", None) is None:
         for warning in caught:
             if issubclass(warning.category, LemonadeWarning):
                 print(f"optuna-lemonade: {warning.message}", file=sys.stderr, flush=True)
     return data
+
+
+def _without(name: str, error: Exception) -> str:
+    """The error's message without the data set's name in front (the line names it)."""
+    message = str(error)
+    return message[len(name) + 2 :] if message.startswith(f"{name}: ") else message
+
+
+def check_outside_image_folders(
+    datasets: list[str], checkpoint_dir: str, parser: argparse.ArgumentParser
+) -> None:
+    """The checkpoint directory must not lie in an image folder: it would be a class."""
+    target = pathlib.Path(checkpoint_dir).resolve()
+    for name in datasets:
+        if name in DATASETS:
+            continue
+        folder = pathlib.Path(name).resolve()
+        if target == folder or folder in target.parents:
+            parser.error(
+                f"--checkpoint-dir {checkpoint_dir}: inside the image folder {name}, where "
+                "it would be read as a class; run from outside the folder or give "
+                "--checkpoint-dir elsewhere"
+            )
 
 
 def load_datasets(
@@ -170,9 +193,6 @@ def load_datasets(
         load_data(name, args, parser, train_size=args.train_size, shrink=several)
         for name in args.datasets
     ]
-    names = [d.name for d in datasets]
-    if len(set(names)) != len(names):
-        parser.error(f"--dataset: two data sets are named alike ({', '.join(names)})")
     shapes = {d.name: d.input_shape for d in datasets}
     if len(set(shapes.values())) > 1:
         listed = ", ".join(f"{name} {shape}" for name, shape in shapes.items())
@@ -250,13 +270,30 @@ def open_storage(
         parser.error(f"--storage {shown}: cannot open it: {first_line(error)}")
 
 
+def _data_description(datasets: list[DatasetSplits]) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": d.name,
+            "input_shape": list(d.input_shape),
+            "classes": list(d.classes) if d.classes is not None else d.num_classes,
+        }
+        for d in datasets
+    ]
+
+
 def load_study(
     args: argparse.Namespace,
     parser: argparse.ArgumentParser,
     storage: optuna.storages.RDBStorage,
     sampler: LemonadeSampler,
     objectives: list[str],
+    datasets: list[DatasetSplits],
 ) -> optuna.Study:
+    """Create or load the study; refuse one made for other data or objectives.
+
+    The data is compared by its image shape and classes (an image folder's class names),
+    not only its name: two folders of one name would otherwise share a study.
+    """
     study_name = args.study_name or f"lemonade-{args.dataset.replace(',', '+')}"
     # args.dataset: the data sets' names (an image folder's: its directory's name).
     try:
@@ -269,6 +306,15 @@ def load_study(
         )
     except Exception as error:  # e.g. a study of that name with other directions
         parser.error(f"study {study_name!r}: {first_line(error)}")
+    described = _data_description(datasets)
+    known = study.user_attrs.get("lemonade_data")
+    if known is not None and known != described:
+        parser.error(
+            f"study {study_name!r} searches other data ({_shown(known)}) than this run's "
+            f"({_shown(described)}): use another --study-name"
+        )
+    if known is None:
+        study.set_user_attr("lemonade_data", described)
     stored = study.user_attrs.get("lemonade_objectives")
     if stored is None:
         study.set_user_attr("lemonade_objectives", objectives)
@@ -284,6 +330,20 @@ def load_study(
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             study.set_metric_names(objectives)
     return study
+
+
+def _shown(description: Any) -> str:
+    if not isinstance(description, list):
+        return repr(description)[:120]
+    parts = []
+    for entry in description:
+        if not isinstance(entry, dict):
+            return repr(description)[:120]
+        classes = entry.get("classes")
+        count = len(classes) if isinstance(classes, list) else classes
+        shape = "x".join(map(str, entry.get("input_shape", [])))
+        parts.append(f"{entry.get('name')}: {shape} images, {count} classes")
+    return "; ".join(parts)
 
 
 def dashboard_installed() -> bool:

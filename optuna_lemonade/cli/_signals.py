@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import _thread
 from collections.abc import Iterator
 import contextlib
 import logging
 import signal
+import sys
+import threading
 import types
+from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial
@@ -42,6 +46,7 @@ class Stopper:
         self.in_optimize = False
         self.in_objective: int | None = None  # the number of the trial being trained
         self.stopped_trial: int | None = None
+        self._previous_hook = sys.unraisablehook
 
     def handle(self, signum: int, frame: types.FrameType | None) -> None:
         first = self.signum is None
@@ -49,6 +54,26 @@ class Stopper:
         if self.in_objective is not None or not self.in_optimize or not first:
             self.stopped_trial = self.in_objective
             raise Interrupted(signum)
+
+    def unraisable(self, unraisable: Any) -> None:
+        """``sys.unraisablehook``: a signal whose :class:`Interrupted` was swallowed.
+
+        A signal that arrives while Python runs a finaliser or a weak-reference callback
+        (SQLAlchemy's, in the first trial) raises in there, where Python can only print
+        "Exception ignored in ..." and go on: the training would go on to the end of
+        the trial. The signal is sent again to the main thread, by another thread, and
+        nothing is printed.
+        """
+        error = unraisable.exc_value
+        if isinstance(error, Interrupted):
+            # From another thread, a moment after this hook has returned: sent at once,
+            # the main thread would run the handler still inside the callback. Swallowed
+            # again, it comes back here and is sent again.
+            threading.Timer(
+                0.05, _thread.interrupt_main, args=(signal.Signals(error.signum),)
+            ).start()
+            return
+        self._previous_hook(unraisable)
 
     def check(self) -> None:
         if self.signum is not None:
@@ -62,9 +87,12 @@ class Stopper:
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:
         previous = {s: signal.signal(s, self.handle) for s in SIGNAL_EXIT}
+        self._previous_hook = sys.unraisablehook
+        sys.unraisablehook = self.unraisable
         try:
             yield
         finally:
+            sys.unraisablehook = self._previous_hook
             for s, handler in previous.items():
                 signal.signal(s, handler)
 

@@ -308,11 +308,8 @@ class _Converter:
         if len(shape) == 2:  # already a vector (after global average pooling)
             self.alias(node, source)
         elif len(shape) == 4 and shape[2:] == (1, 1):
-            if (
-                self.out.nodes
-                and self.out.nodes[-1].name == self.out.names[source]
-                and (self.out.nodes[-1].op == "gap")
-            ):
+            ir = self.out.names[source]
+            if any(n.name == ir and n.op == "gap" for n in self.out.nodes):
                 self.alias(node, source)  # AdaptiveAvgPool2d(1) then flatten: one gap
             else:
                 self.add(node, "gap", [source])  # a 1x1 map's mean is itself

@@ -430,6 +430,12 @@ def is_builtin(name: str) -> bool:
     return name in DATASETS
 
 
+def data_name(name: str | os.PathLike[str]) -> str:
+    """The name :func:`load_dataset` gives the data: a built-in one's, a folder's own."""
+    text = os.fspath(name)
+    return text if is_builtin(text) else pathlib.Path(text).resolve().name or "images"
+
+
 def _image_folder(
     path: str,
     seed: int,
@@ -441,7 +447,7 @@ def _image_folder(
     return DatasetSplits.from_tensors(
         images,
         labels,
-        name=pathlib.Path(path).resolve().name or "images",
+        name=data_name(path),
         classes=classes,
         validation_size=validation_size,
         train_size=train_size,

@@ -14,6 +14,7 @@ import os
 import pathlib
 import warnings
 
+import numpy as np
 import torch
 
 from optuna_lemonade._warning import LemonadeWarning
@@ -61,21 +62,77 @@ def _decode(path: str) -> torch.Tensor | None:
     """The image at ``path`` as ``3 x H x W`` uint8 (RGB), or None if it is not one.
 
     PIL, as ImageFolder's own loader: it reads every format of torchvision's
-    ``IMG_EXTENSIONS`` (``torchvision.io`` decodes neither BMP, PPM nor TIFF).
+    ``IMG_EXTENSIONS`` (``torchvision.io`` decodes neither BMP, PPM nor TIFF). Unlike
+    that loader, a photo's EXIF orientation is applied (a camera's portrait shot is
+    stored sideways), and 16- and 32-bit gray images are scaled to 8 bits rather than
+    clipped. An alpha channel is dropped, as there.
     """
     from PIL import Image
+    from PIL import ImageOps
     from PIL import UnidentifiedImageError
     from torchvision.transforms.v2.functional import pil_to_tensor
 
     try:
-        with Image.open(path) as image:
-            image.load()
+        with Image.open(path) as opened:
+            opened.load()
+            image = ImageOps.exif_transpose(opened)
+            if image.mode.startswith("I") or image.mode == "F":
+                values = np.asarray(image, dtype=np.float64)
+                top = float(values.max()) if values.size else 0.0
+                scale = 255.0 / 65535.0 if top > 255 else 1.0
+                image = Image.fromarray((values * scale).clip(0, 255).astype(np.uint8))
             rgb = image.convert("RGB")
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        # SyntaxError: what some of PIL's plugins raise for a corrupt header.
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        OSError,
+        ValueError,
+        SyntaxError,
+    ):
+        # SyntaxError: what some of PIL's plugins raise for a corrupt header;
+        # DecompressionBombError: an image of more pixels than PIL's safety limit.
         return None
     tensor: torch.Tensor = pil_to_tensor(rgb)
     return tensor
+
+
+def _hidden(root: pathlib.Path, path: str) -> bool:
+    """Whether a file or folder on ``path`` below ``root`` is hidden (``.name``)."""
+    return any(part.startswith(".") for part in pathlib.Path(path).relative_to(root).parts)
+
+
+def _layout(root: pathlib.Path) -> tuple[list[str], list[tuple[str, int]]]:
+    """The classes and ``(file, class index)`` of ImageFolder's layout under ``root``.
+
+    torchvision's own walk, with hidden folders and files (``.git``, ``.ipynb_checkpoints``,
+    ``.DS_Store``) and macOS's ``__MACOSX`` left out, and each file taken once when links
+    reach it twice (a link to a parent folder would repeat the whole folder across the
+    splits).
+    """
+    from torchvision.datasets import ImageFolder
+
+    class Folder(ImageFolder):  # type: ignore[misc]  # torchvision ships no type hints
+        def find_classes(self, directory: str | pathlib.Path) -> tuple[list[str], dict[str, int]]:
+            classes = sorted(
+                entry.name
+                for entry in os.scandir(directory)
+                if entry.is_dir() and not entry.name.startswith(".") and entry.name != "__MACOSX"
+            )
+            if not classes:
+                raise FileNotFoundError(f"no class folders in {directory}")
+            return classes, {name: index for index, name in enumerate(classes)}
+
+    # Every file that is not hidden is offered (is_valid_file), so that odd ones are
+    # counted and reported, not silently left out.
+    folder = Folder(str(root), is_valid_file=lambda p: not _hidden(root, p), allow_empty=True)
+    seen: set[str] = set()
+    samples = []
+    for file, label in folder.samples:
+        real = os.path.realpath(file)
+        if real not in seen:
+            seen.add(real)
+            samples.append((file, label))
+    return list(folder.classes), samples
 
 
 def _default_size(sizes: Counter[tuple[int, int]]) -> tuple[int, int]:
@@ -95,7 +152,7 @@ def read_image_folder(
     Files that are not readable images are skipped, with one warning that counts them;
     images of another size than the chosen one are resized (antialiased bilinear), said
     in one warning. The images are grayscale (one channel) when every image is, else
-    RGB.
+    RGB. Hidden files and folders (``.name``) and ``__MACOSX`` are not read.
 
     Args:
         path: The folder: ``path/<class>/<image>``, as ``torchvision.datasets.ImageFolder``
@@ -112,7 +169,6 @@ def read_image_folder(
         ValueError: If it has one class only, no readable image, a class without a
             readable image, or ``image_size`` is bad.
     """
-    from torchvision.datasets import ImageFolder
     from torchvision.transforms.v2.functional import resize
 
     size = parse_image_size(image_size)
@@ -121,22 +177,20 @@ def read_image_folder(
         what = "is not a directory" if root.exists() else "does not exist"
         raise FileNotFoundError(f"{path}: {what}")
     try:
-        # Only the layout: which files belong to which class. Every file is offered
-        # (is_valid_file) so that odd ones are counted and reported, not silently left.
-        folder = ImageFolder(str(root), is_valid_file=lambda _: True, allow_empty=True)
+        classes, samples = _layout(root)
     except FileNotFoundError:
         raise FileNotFoundError(
             f"{path}: no class folders in it; put each class's images in a sub-folder "
             "named after the class (path/cat/1.png, path/dog/2.png, ...)"
         ) from None
-    if len(folder.classes) < 2:
+    if len(classes) < 2:
         raise ValueError(
-            f"{path}: one class folder ({folder.classes[0]!r}); a classifier needs at least two"
+            f"{path}: one class folder ({classes[0]!r}); a classifier needs at least two"
         )
     images: list[torch.Tensor] = []
     labels: list[int] = []
     skipped: list[str] = []
-    for file, label in folder.samples:
+    for file, label in samples:
         image = _decode(file)
         if image is None:
             skipped.append(os.path.relpath(file, root))
@@ -146,7 +200,7 @@ def read_image_folder(
     if not images:
         raise ValueError(f"{path}: no readable image in its {len(skipped)} file(s)")
     found = set(labels)
-    empty = [name for index, name in enumerate(folder.classes) if index not in found]
+    empty = [name for index, name in enumerate(classes) if index not in found]
     if empty:
         raise ValueError(
             f"{path}: class folder {empty[0]!r} has no readable image"
@@ -157,7 +211,7 @@ def read_image_folder(
             f"{path}: skipped {len(skipped)} file(s) that are not readable images "
             f"(e.g. {skipped[0]!r})",
             LemonadeWarning,
-            stacklevel=2,
+            stacklevel=4,  # the caller of load_dataset
         )
     sizes = Counter((image.shape[1], image.shape[2]) for image in images)
     target = size or _default_size(sizes)
@@ -170,7 +224,7 @@ def read_image_folder(
             + (", ..." if len(sizes) > 3 else "")
             + ")",
             LemonadeWarning,
-            stacklevel=2,
+            stacklevel=4,  # the caller of load_dataset
         )
     stacked = torch.stack(
         [
@@ -183,4 +237,4 @@ def read_image_folder(
     )
     if grayscale:
         stacked = stacked[:, :1]
-    return stacked.float() / 255.0, torch.tensor(labels, dtype=torch.long), list(folder.classes)
+    return stacked.float() / 255.0, torch.tensor(labels, dtype=torch.long), classes

@@ -167,3 +167,49 @@ def test_a_dataset_of_mixed_shapes_is_refused() -> None:
     items = [(torch.rand(1, 4, 4), 0), (torch.rand(1, 5, 5), 1)]
     with pytest.raises(ValueError, match=r"item 1's image is \(1, 5, 5\), item 0's \(1, 4, 4\)"):
         DatasetSplits.from_dataset(items)  # type: ignore[arg-type]
+
+
+def test_hidden_entries_are_not_read_and_links_count_once(tmp_path: pathlib.Path) -> None:
+    root = write_image_folder(tmp_path / "data", per_class=10)
+    for hidden in (".git", ".ipynb_checkpoints", "__MACOSX", "class0/.thumbnails"):
+        write_image_folder(root / hidden, classes=1, per_class=2)
+    (root / "class1" / ".DS_Store").write_bytes(b"\x00\x01")
+    (root / "class2" / "again").symlink_to(root / "class2")  # a loop
+    (root / "class2" / "up").symlink_to(root)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing skipped: the hidden file is not read
+        data = load_dataset(root)
+    assert data.classes == ("class0", "class1", "class2")
+    assert len(data.train) + len(data.validation) + len(data.test) == 30
+
+
+def test_orientation_bit_depth_and_oversized_images(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from optuna_lemonade.training._image_folder import _decode
+
+    portrait = Image.new("RGB", (30, 20), (200, 10, 10))  # stored sideways, 20 high
+    exif = portrait.getexif()
+    exif[0x0112] = 6  # EXIF orientation: rotate 90 degrees to show
+    portrait.save(tmp_path / "photo.jpg", exif=exif)
+    decoded = _decode(str(tmp_path / "photo.jpg"))
+    assert decoded is not None and tuple(decoded.shape) == (3, 30, 20)
+    ramp = np.linspace(0, 65535, 64, dtype=np.uint16).reshape(8, 8)
+    Image.fromarray(ramp).save(tmp_path / "deep.png")  # 16-bit gray
+    deep = _decode(str(tmp_path / "deep.png"))
+    assert deep is not None
+    levels = deep[0].flatten()
+    assert int(levels.min()) == 0 and int(levels.max()) == 255 and len(levels.unique()) > 32
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10)  # 8x8 is then a "decompression bomb"
+    assert _decode(str(tmp_path / "deep.png")) is None
+
+
+def test_warnings_point_at_the_caller(tmp_path: pathlib.Path) -> None:
+    root = write_image_folder(tmp_path / "data", per_class=10)
+    (root / "class0" / "notes.txt").write_text("x")
+    with pytest.warns(LemonadeWarning) as record:
+        load_dataset(root)
+    assert record[0].filename == __file__
