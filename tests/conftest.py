@@ -113,8 +113,8 @@ def write_image_folder(
         folder = root / f"class{label}"
         folder.mkdir(parents=True)
         for index in range(per_class):
-            base = 40 + 60 * label
-            pixels = rng.integers(base, base + 60, (size[0], size[1], channels), dtype=np.uint8)
+            base = 20 + 180 * label // classes  # below 256 however many classes
+            pixels = rng.integers(base, base + 40, (size[0], size[1], channels), dtype=np.uint8)
             image = Image.fromarray(pixels[..., 0] if channels == 1 else pixels, mode=mode)
             image.save(folder / f"{index}.png")
     return root

@@ -96,18 +96,48 @@ def _decode(path: str) -> torch.Tensor | None:
     return tensor
 
 
-def _hidden(root: pathlib.Path, path: str) -> bool:
-    """Whether a file or folder on ``path`` below ``root`` is hidden (``.name``)."""
-    return any(part.startswith(".") for part in pathlib.Path(path).relative_to(root).parts)
+def _walk_once(directory: str, class_to_idx: dict[str, int]) -> list[tuple[str, int]]:
+    """``(file, class index)`` for every file that is not hidden, each real folder once.
+
+    torchvision's ``make_dataset`` walks with ``os.walk(followlinks=True)``, which has no
+    loop check: a link to a parent folder is walked again and again until paths grow too
+    long, and two such links make that exponential (a CI run was killed at that). This is
+    the same walk, in the same sorted order, entering each real folder once and leaving
+    out hidden folders and files (``.git``, ``.ipynb_checkpoints``, ``.DS_Store``) and
+    macOS's ``__MACOSX``.
+    """
+    visited = {os.path.realpath(directory)}
+    visited.update(os.path.realpath(os.path.join(directory, name)) for name in class_to_idx)
+    samples = []
+    for name, index in sorted(class_to_idx.items()):
+        found = []
+        for folder, subfolders, files in os.walk(os.path.join(directory, name), followlinks=True):
+            kept = []
+            for subfolder in sorted(subfolders):
+                real = os.path.realpath(os.path.join(folder, subfolder))
+                if not _left_out(subfolder) and real not in visited:
+                    visited.add(real)
+                    kept.append(subfolder)
+            subfolders[:] = kept
+            found.append((folder, sorted(file for file in files if not file.startswith("."))))
+        for folder, files in sorted(found):
+            samples.extend((os.path.join(folder, file), index) for file in files)
+    return samples
+
+
+def _left_out(name: str) -> bool:
+    """Whether a folder of this name is not part of the data (hidden, or ``__MACOSX``)."""
+    return name.startswith(".") or name == "__MACOSX"
 
 
 def _layout(root: pathlib.Path) -> tuple[list[str], list[tuple[str, int]]]:
     """The classes and ``(file, class index)`` of ImageFolder's layout under ``root``.
 
-    torchvision's own walk, with hidden folders and files (``.git``, ``.ipynb_checkpoints``,
-    ``.DS_Store``) and macOS's ``__MACOSX`` left out, and each file taken once when links
-    reach it twice (a link to a parent folder would repeat the whole folder across the
-    splits).
+    torchvision's ImageFolder with its walk replaced by :func:`_walk_once` (no loops, no
+    hidden entries), and each file taken once when links reach it twice (a link to a
+    parent folder would repeat the whole folder across the splits). Every file that is
+    not hidden is offered, so that odd ones are counted and reported, not silently left
+    out.
     """
     from torchvision.datasets import ImageFolder
 
@@ -116,15 +146,22 @@ def _layout(root: pathlib.Path) -> tuple[list[str], list[tuple[str, int]]]:
             classes = sorted(
                 entry.name
                 for entry in os.scandir(directory)
-                if entry.is_dir() and not entry.name.startswith(".") and entry.name != "__MACOSX"
+                if entry.is_dir() and not _left_out(entry.name)
             )
             if not classes:
                 raise FileNotFoundError(f"no class folders in {directory}")
             return classes, {name: index for index, name in enumerate(classes)}
 
-    # Every file that is not hidden is offered (is_valid_file), so that odd ones are
-    # counted and reported, not silently left out.
-    folder = Folder(str(root), is_valid_file=lambda p: not _hidden(root, p), allow_empty=True)
+        @staticmethod
+        def make_dataset(
+            directory: str | pathlib.Path,
+            class_to_idx: dict[str, int],
+            *args: object,
+            **kwargs: object,
+        ) -> list[tuple[str, int]]:
+            return _walk_once(str(directory), class_to_idx)
+
+    folder = Folder(str(root), allow_empty=True)
     seen: set[str] = set()
     samples = []
     for file, label in folder.samples:
