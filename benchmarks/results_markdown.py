@@ -710,6 +710,9 @@ WORKERS = "workers.json"
 AUGMENT = "augment_20min.json"
 """Augmentation on and off, side by side (``lemonade`` and ``lemonade-augment``)."""
 
+AUGMENT_CONFIRM = "augment_20min_confirm.json"
+"""The same on the confirmation seeds, named in benchmarks/README.md before they ran."""
+
 COMPRESS = "compress_model.json"
 """A search started from a trained PyTorch model (``compress_model.py``)."""
 
@@ -776,38 +779,72 @@ def compress_sentence(results: dict[str, Any], date: str | None) -> str:
     )
 
 
-def _augment_section(results: dict[str, Any], date: str | None, name: str) -> list[str]:
-    seeds = _seeds(results["runs"])
-    facts = _search_facts(results, ["lemonade", "lemonade-augment"])
-    pairs = [("lemonade", "off (the default)"), ("lemonade-augment", "on")]
+def _augment_section(files: list[tuple[str, str, dict[str, Any], str | None]]) -> list[str]:
+    """Augmentation on and off, from ``(file name, role of its seeds, results, date)``:
+    the seeds it was chosen on, then the confirmation seeds, as means per budget and per
+    seed at the full budget."""
+    arms = [("lemonade", "off (the default)"), ("lemonade-augment", "on")]
+    facts = _search_facts(files[0][2], [method for method, _ in arms])
     lines = [
         "### Augmentation on and off (issue 35)",
         "",
         f"{facts['dataset']} ({facts['train']:,} training / {facts['validation']:,} "
         f"validation images), searches of {facts['minutes']:g} minutes, LEMONADE's defaults "
         "with the training images randomly cropped and flipped (on) or not (off), the two "
-        f"arms of each seed side by side, each on one core; seeds "
-        f"{seed_span(seeds['lemonade'])}. Best validation / test error in %, means over "
-        f"seeds; HV as above. {_source(name, date)}.",
+        "arms of each seed side by side, each on one core. Best validation / test error in "
+        "%, means over seeds; HV as above. Seeds "
+        + "; seeds ".join(
+            f"{seed_span(_seeds(results['runs'])['lemonade'])} ({role}): {_source(name, date)}"
+            for name, role, results, date in files
+        )
+        + ".",
         "",
-        "| budget | augmentation | networks | "
+        "| seeds | budget | augmentation | networks | "
         + " | ".join(CAP_LABELS[c] for c in SIZE_CAPS)
         + " | HV | useful HV |",
-        "|---|---|---|" + "---|" * len(SIZE_CAPS) + "---|---|",
+        "|---|---|---|---|" + "---|" * len(SIZE_CAPS) + "---|---|",
     ]
-    for budget in ("20 min", "10 min", "5 min"):
-        if budget not in results.get("summaries_by_budget", {}):
+    per_seed = []
+    for _, role, results, _ in files:
+        seeds = _seeds(results["runs"])
+        span = f"{seed_span(seeds['lemonade'])} ({role})"
+        for budget in ("20 min", "10 min", "5 min"):
+            if budget not in results.get("summaries_by_budget", {}):
+                continue
+            for method, label in arms:
+                comparison = Comparison(search_summary(results, budget, method), seeds, method)
+                summary = comparison.summary
+                useful, _ = comparison.hypervolume("useful_hypervolume")
+                lines.append(
+                    f"| {span} | {budget} | {label} | "
+                    f"{summary['trials_within_budget']['lemonade']:.0f} | "
+                    + " | ".join(comparison.lemonade_cell(c) for c in SIZE_CAPS)
+                    + f" | {summary['mean_final_hypervolume']['lemonade']:.3f} | {useful:.3f} |"
+                )
+        per_seed += _augment_per_seed(results)
+    return [
+        *lines,
+        "",
+        f"Per seed, {facts['minutes']:g} minutes, off / on: best validation error at any "
+        "size in %, and HV: " + "; ".join(per_seed) + ".",
+    ]
+
+
+def _augment_per_seed(results: dict[str, Any]) -> list[str]:
+    runs = {(r["method"], r["seed"]): r for r in results["runs"]}
+    cells = []
+    for seed in sorted({seed for _, seed in runs}):
+        pair = [runs.get((method, seed)) for method in ("lemonade", "lemonade-augment")]
+        if None in pair:
             continue
-        for method, label in pairs:
-            comparison = Comparison(search_summary(results, budget, method), seeds, method)
-            summary = comparison.summary
-            useful, _ = comparison.hypervolume("useful_hypervolume")
-            lines.append(
-                f"| {budget} | {label} | {summary['trials_within_budget']['lemonade']:.0f} | "
-                + " | ".join(comparison.lemonade_cell(c) for c in SIZE_CAPS)
-                + f" | {summary['mean_final_hypervolume']['lemonade']:.3f} | {useful:.3f} |"
-            )
-    return lines
+        best = [
+            percent(min(t["values"][0] for t in run["trials"] if t["within_budget"]))
+            for run in pair
+            if run is not None
+        ]
+        volumes = [f"{run['final_hypervolume']:.3f}" for run in pair if run is not None]
+        cells.append(f"seed {seed} {' / '.join(best)}, {' / '.join(volumes)}")
+    return cells
 
 
 def _compress_section(results: dict[str, Any], date: str | None, name: str) -> list[str]:
@@ -1071,6 +1108,7 @@ SUMMARY_FILES = (
     CORES,
     "retrain_search_20min.json",
     AUGMENT,
+    AUGMENT_CONFIRM,
     COMPRESS,
     "sampler_overhead.json",
     "overhead/*.json",
@@ -1148,7 +1186,13 @@ def benchmarks_summary(
             ),
         ]
     lines += one("five_objectives.json", _five_objectives_section)
-    lines += one(AUGMENT, _augment_section)
+    augment = [
+        (name, role, results[name], dates.get(name))
+        for name, role in ((AUGMENT, "chosen on"), (AUGMENT_CONFIRM, "confirmation"))
+        if name in results
+    ]
+    if augment:
+        lines += ["", *_augment_section(augment)]
     lines += one(COMPRESS, _compress_section)
     lines += one(WORKERS, _workers_section)
     cores = {n: r for n, r in results.items() if n.startswith("cores/")}

@@ -573,6 +573,29 @@ def test_a_bad_image_folder_is_one_line_and_leaves_nothing(
     assert line.startswith("optuna-lemonade search: error: --dataset images: ") and message in line
 
 
+@pytest.mark.parametrize(("flags", "said"), [([], "off"), (["--augment"], "on")])
+def test_augmentation_is_off_for_a_folder_unless_asked(
+    workdir: pathlib.Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    flags: list[str],
+    said: str,
+) -> None:
+    from optuna_lemonade.training import _loops
+
+    calls = []
+
+    def counted(images: torch.Tensor) -> torch.Tensor:
+        calls.append(images.shape)
+        return images
+
+    monkeypatch.setattr(_loops, "augment_batch", counted)
+    root = write_image_folder(workdir / "pets", classes=2, per_class=10, size=(8, 8))
+    assert main(["search", "--dataset", str(root), "--trials", "1", *flags, *FAST]) == 0
+    assert f"augmentation {said}" in capsys.readouterr().out
+    assert bool(calls) == (said == "on")  # the training saw it, not only the start line
+
+
 def test_a_search_on_a_folder_of_images(
     workdir: pathlib.Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -587,7 +610,7 @@ def test_a_search_on_a_folder_of_images(
     warnings = [line for line in captured.err.splitlines() if line.startswith("optuna-lemonade:")]
     assert len(warnings) == 2, captured.err  # one line each: skipped files, resized images
     assert "skipped 1 file(s)" in warnings[0] and "resized 1 of 43 images to 10x10" in warnings[1]
-    assert "augmentation on" in captured.out and "test error" in captured.out
+    assert "augmentation off" in captured.out and "test error" in captured.out
     study = optuna.load_study(study_name="lemonade-my-pets", storage="sqlite:///lemonade.db")
     assert study.user_attrs["lemonade_dataset"] == "my-pets"
     assert len(study.trials) == 4 and all(t.state == TrialState.COMPLETE for t in study.trials)

@@ -108,7 +108,7 @@ def _walk_once(directory: str, class_to_idx: dict[str, int]) -> list[tuple[str, 
     """
     visited = {os.path.realpath(directory)}
     visited.update(os.path.realpath(os.path.join(directory, name)) for name in class_to_idx)
-    samples = []
+    samples: list[tuple[str, int]] = []
     for name, index in sorted(class_to_idx.items()):
         found = []
         for folder, subfolders, files in os.walk(os.path.join(directory, name), followlinks=True):
