@@ -281,7 +281,7 @@ def test_help_states_every_default(capsys: pytest.CaptureFixture[str]) -> None:
         "cifar10andcifar100" + FOLDER,
         "batchsize(default:32fordigitsanddigits-28,128forfashion-mnistandcifar10andcifar100"
         + FOLDER,
-        "(default:onforcifar10,cifar100andimagefolders;offfordigitsandfashion-mnist)",
+        "(default:onforcifar10andcifar100;offfordigits,fashion-mnistandimagefolders)",
         "initiallearningrate(default:0.05)",
         "dataset(default:digits)",
         "(default:sqlite:///lemonade.db)",
