@@ -271,6 +271,19 @@ class Comparison:
             "headline", {}
         )
 
+    def lemonade_row(self, first: list[str]) -> str:
+        """A row of a table headed by :func:`_caps_table_head`: the ``first`` cells, then
+        networks, best error per cap, HV and useful HV of the LEMONADE method."""
+        useful, _ = self.hypervolume("useful_hypervolume")
+        cells = [
+            *first,
+            f"{self.summary['trials_within_budget']['lemonade']:.0f}",
+            *(self.lemonade_cell(c) for c in SIZE_CAPS),
+            f"{self.summary['mean_final_hypervolume']['lemonade']:.3f}",
+            f"{useful:.3f}",
+        ]
+        return "| " + " | ".join(cells) + " |"
+
     def reach(self, key: str) -> str:
         """When LEMONADE's mean curve reaches the best baseline's final hypervolume, and
         each seed's curve."""
@@ -286,6 +299,12 @@ class Comparison:
         )
         seeds = " / ".join(fraction(f) for f in headline["fraction_of_budget_per_seed"])
         return f"{text} (per seed {seeds})"
+
+
+def _caps_table_head(first: list[str]) -> list[str]:
+    """The header of a table of networks, best error per size cap and hypervolumes."""
+    columns = [*first, "networks", *(CAP_LABELS[c] for c in SIZE_CAPS), "HV", "useful HV"]
+    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
 
 
 def _search_facts(results: dict[str, Any], methods: list[str]) -> dict[str, Any]:
@@ -512,10 +531,7 @@ def _search_section(
         f"cap); HV: log-scaled hypervolume, useful HV: networks under 20 % error from 1k "
         f"parameters. {_source(name, date)}.",
         "",
-        "| budget | method | networks | "
-        + " | ".join(CAP_LABELS[c] for c in SIZE_CAPS)
-        + " | HV | useful HV |",
-        "|---|---|---|" + "---|" * len(SIZE_CAPS) + "---|---|",
+        *_caps_table_head(["budget", "method"]),
     ]
     notes = []
     for budget in shown:
@@ -525,14 +541,7 @@ def _search_section(
             m: Comparison(search_summary(results, budget, m), seeds, m) for m, _ in rows
         }
         for method, label in rows:
-            comparison = comparisons[method]
-            summary = comparison.summary
-            useful, _ = comparison.hypervolume("useful_hypervolume")
-            lines.append(
-                f"| {budget} | {label} | {summary['trials_within_budget']['lemonade']:.0f} | "
-                + " | ".join(comparison.lemonade_cell(c) for c in SIZE_CAPS)
-                + f" | {summary['mean_final_hypervolume']['lemonade']:.3f} | {useful:.3f} |"
-            )
+            lines.append(comparisons[method].lemonade_row([budget, label]))
         defaults = comparisons["lemonade"]
         hv = defaults.summary["headline"]
         useful = (defaults.summary.get("useful_hypervolume") or {}).get("headline") or {}
@@ -799,10 +808,7 @@ def _augment_section(files: list[tuple[str, str, dict[str, Any], str | None]]) -
         )
         + ".",
         "",
-        "| seeds | budget | augmentation | networks | "
-        + " | ".join(CAP_LABELS[c] for c in SIZE_CAPS)
-        + " | HV | useful HV |",
-        "|---|---|---|---|" + "---|" * len(SIZE_CAPS) + "---|---|",
+        *_caps_table_head(["seeds", "budget", "augmentation"]),
     ]
     per_seed = []
     for _, role, results, _ in files:
@@ -813,14 +819,7 @@ def _augment_section(files: list[tuple[str, str, dict[str, Any], str | None]]) -
                 continue
             for method, label in arms:
                 comparison = Comparison(search_summary(results, budget, method), seeds, method)
-                summary = comparison.summary
-                useful, _ = comparison.hypervolume("useful_hypervolume")
-                lines.append(
-                    f"| {span} | {budget} | {label} | "
-                    f"{summary['trials_within_budget']['lemonade']:.0f} | "
-                    + " | ".join(comparison.lemonade_cell(c) for c in SIZE_CAPS)
-                    + f" | {summary['mean_final_hypervolume']['lemonade']:.3f} | {useful:.3f} |"
-                )
+                lines.append(comparison.lemonade_row([span, budget, label]))
         per_seed += _augment_per_seed(results)
     return [
         *lines,
