@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 import itertools
+import os
 import pathlib
 import re
 import shutil
@@ -20,6 +21,7 @@ import torch
 
 from optuna_lemonade import build_model
 from optuna_lemonade import SearchSpace
+from optuna_lemonade._storage_keys import CHECKPOINT_KEY
 from optuna_lemonade._storage_keys import DECISION_KEY
 from optuna_lemonade.cli import main
 from optuna_lemonade.cli._arguments import parsers
@@ -320,6 +322,37 @@ def test_a_plot_that_cannot_be_written_at_the_end_is_one_line(
     assert "Pareto front (" in captured.out  # the results were still reported
     assert "cannot write --plot plots/front.png" in captured.err
     assert "Traceback" not in captured.err
+
+
+@pytest.mark.parametrize(
+    ("where", "state"),
+    # In the sampler's storage writes the trial has not trained yet: it fails. In the
+    # checkpoint's save it has: it completes, saved, and the study stops after it.
+    [("child", TrialState.FAIL), ("save", TrialState.COMPLETE)],
+)
+def test_a_signal_during_a_storage_write_waits_for_a_safe_point(
+    workdir: pathlib.Path, monkeypatch: pytest.MonkeyPatch, where: str, state: TrialState
+) -> None:
+    from optuna_lemonade import LemonadeSampler
+
+    owner, name = (LemonadeSampler, "child") if where == "child" else (Child, "save")
+    real = getattr(owner, name)
+    sent = []
+
+    def signalled(self: Any, *args: Any, **kwargs: Any) -> Any:
+        trials = optuna.load_study(study_name="lemonade-digits", storage=storage).trials
+        if len(trials) == 2 and not sent:
+            sent.append(True)
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.1)  # the handler runs in here, between two storage calls
+        return real(self, *args, **kwargs)
+
+    storage = f"sqlite:///{workdir / 'lemonade.db'}"
+    monkeypatch.setattr(owner, name, signalled)
+    assert main(["search", "--trials", "4", *FAST]) == 143
+    trials = _trials(workdir)
+    assert [t.state for t in trials] == [TrialState.COMPLETE, state]
+    assert (trials[1].system_attrs.get(CHECKPOINT_KEY) is not None) == (where == "save")
 
 
 # Signals and killed runs: the command in a process of its own, as a user runs it.

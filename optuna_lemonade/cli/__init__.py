@@ -181,11 +181,18 @@ def _search(argv: Sequence[str] | None, stopper: Stopper) -> int:
                         lr=lr,
                         device=device,
                         augment=augment,
+                        callback=stopper.step,
                     )
                 }
             else:
                 by_task = child.fit_tasks(
-                    tasks, epochs=epochs, scale_epochs=scale, lr=lr, device=device, augment=augment
+                    tasks,
+                    epochs=epochs,
+                    scale_epochs=scale,
+                    lr=lr,
+                    device=device,
+                    augment=augment,
+                    callback=stopper.step,
                 )
                 errors = {f"error:{name}": value for name, value in by_task.items()}
         finally:

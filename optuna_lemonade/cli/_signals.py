@@ -34,24 +34,31 @@ class Interrupted(KeyboardInterrupt):
 class Stopper:
     """Turns SIGINT and SIGTERM into a clean stop of ``study.optimize``.
 
-    In the objective (training: seconds to minutes) a signal raises :class:`Interrupted`
-    at once. Elsewhere inside ``optimize`` (the sampler choosing a child, Optuna recording a
-    trial: milliseconds) raising could leave a trial RUNNING, so the signal is noted and the
-    next objective call or the end-of-trial callback stops the study. Outside ``optimize``
-    it raises at once.
+    Inside ``optimize`` a signal is only noted, however often it comes: raised at an
+    arbitrary point it could land in a storage write (the sampler recording a child,
+    :meth:`Child.save <optuna_lemonade.sampler.Child.save>`, Optuna recording a trial)
+    and leave the trial RUNNING or a session half-written. The training loop asks
+    :meth:`step` after every step, which raises :class:`Interrupted` there, a few
+    milliseconds later; :meth:`check` raises it before a trial's work starts, and the
+    end-of-trial callback stops the study. Outside ``optimize`` a signal raises at once.
+
+    "However often": a worker whose run is killed can get SIGTERM from the kernel more
+    than once, milliseconds apart (``PR_SET_PDEATHSIG`` fires whenever the parent
+    *thread* ends, and the run's reader threads become the worker's parent in turn), so
+    a second signal is not the user insisting. A search stuck outside training is
+    ended by SIGKILL.
     """
 
     def __init__(self) -> None:
         self.signum: int | None = None
         self.in_optimize = False
-        self.in_objective: int | None = None  # the number of the trial being trained
+        self.in_objective: int | None = None  # the number of the trial in the objective
         self.stopped_trial: int | None = None
         self._previous_hook = sys.unraisablehook
 
     def handle(self, signum: int, frame: types.FrameType | None) -> None:
-        first = self.signum is None
         self.signum = signum
-        if self.in_objective is not None or not self.in_optimize or not first:
+        if not self.in_optimize:
             self.stopped_trial = self.in_objective
             raise Interrupted(signum)
 
@@ -59,10 +66,9 @@ class Stopper:
         """``sys.unraisablehook``: a signal whose :class:`Interrupted` was swallowed.
 
         A signal that arrives while Python runs a finaliser or a weak-reference callback
-        (SQLAlchemy's, in the first trial) raises in there, where Python can only print
-        "Exception ignored in ..." and go on: the training would go on to the end of
-        the trial. The signal is sent again to the main thread, by another thread, and
-        nothing is printed.
+        (SQLAlchemy's) raises in there, where Python can only print "Exception ignored
+        in ..." and go on. The signal is sent again to the main thread, by another
+        thread, and nothing is printed.
         """
         error = unraisable.exc_value
         if isinstance(error, Interrupted):
@@ -76,9 +82,15 @@ class Stopper:
         self._previous_hook(unraisable)
 
     def check(self) -> None:
+        """Raise :class:`Interrupted` if a signal was noted (Optuna fails the trial)."""
         if self.signum is not None:
             self.stopped_trial = self.in_objective
             raise Interrupted(self.signum)
+
+    def step(self, done: int, total: int) -> bool:
+        """The training loop's step callback: :meth:`check` after every step."""
+        self.check()
+        return False
 
     def callback(self, study: optuna.Study, trial: FrozenTrial) -> None:
         if self.signum is not None:

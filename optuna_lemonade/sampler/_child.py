@@ -217,6 +217,7 @@ class Child:
         device: torch.device | str | None = None,
         augment: bool = False,
         progress: bool = False,
+        callback: StepCallback | None = None,
     ) -> dict[str, float]:
         """:meth:`fit` for a network with one head per task: train on all, measure, save.
 
@@ -237,6 +238,7 @@ class Child:
             device: Where to train; default CUDA when available.
             augment: Random crop and horizontal flip of every task's training images.
             progress: Show a progress bar.
+            callback: Called after every training step, as in :meth:`fit`.
 
         Returns:
             Each task's validation error by name, in ``[0, 1]``.
@@ -264,6 +266,7 @@ class Child:
                 device=device,
                 augment=augment,
                 progress=progress,
+                callback=callback,
             )
         errors = evaluate_tasks(self.model, tasks, device=device)
         self.save()
