@@ -59,6 +59,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lemonade-largefirst": {"largest_first": True, "cut_placement": "by_size_below_median"},
     "lemonade-largefirst-uniform": {"largest_initial_first": True},
     "lemonade-augment": {"augment": True},
+    "lemonade-final": {"final_phase": 0.2},
 }
 """LEMONADE's variants: the defaults, and one change each (the ablations).
 
@@ -213,6 +214,11 @@ epochs, and keep them:
   cropped (zero padding of 1/8 of the side) and flipped left to right, per image and
   step (``fine_tune(augment=True)``, the search command's ``--augment``): whether
   Fashion-MNIST's default should be on, as it is for CIFAR and image folders (issue 35).
+
+* ``lemonade-final``: today's defaults for the first 80 % of the budget; the last 20 %
+  trains the best network at each size cap further from its own weights (up to 10
+  epochs each, an equal share of the time each; ``_final_phase``), the paper's final
+  training made part of the budget (issue 37's large end). Single process only.
 
 ``lemonade-pool3`` and ``lemonade-double-large``, the ablations that made today's initial
 networks the default, are not variants any more: their runs are labelled ``lemonade``.

@@ -12,6 +12,8 @@ import tempfile
 import time
 from typing import Any
 
+from _final_phase import FinalPhase
+from _final_phase import run_final_phase
 from _parametric import reference_architectures
 from _parametric import SPACES
 from _retrain_operator import Retrain
@@ -261,6 +263,12 @@ class Run:
         self.epochs = config.scratch_epochs
         self.spent = SpentTimeDensity() if self.variant.get("time_balanced") else None
         self.first: InitialFirst | None = None
+        self.final = (
+            FinalPhase(self.variant["final_phase"]) if "final_phase" in self.variant else None
+        )
+        self.final_models: dict[int, Any] = {}  # lemonade-final's networks, by trial number
+        if self.final is not None and config.workers > 1:
+            raise SystemExit(f"{method} runs in one process: --workers 1")
         if self.lemonade:
             selection = {"parent_selection": uniform, "child_selection": uniform}
             space = SearchSpace(
@@ -444,9 +452,34 @@ class Run:
         def record(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
             finished[trial.number] = time.time() - start
 
-        timeout = max(0.0, self.config.budget - (time.time() - start))
+        search = self.config.budget * (1.0 if self.final is None else 1.0 - self.final.fraction)
+        timeout = max(0.0, search - (time.time() - start))
         study.optimize(self.objective, timeout=timeout, callbacks=[record], n_jobs=n_jobs)
-        return finished, {r["number"]: r for r in self.records}
+        origins = {r["number"]: r for r in self.records}
+        if self.final is not None:
+            assert isinstance(self.sampler, LemonadeSampler)
+            params = self.objectives.index("params")
+            for number, of, epochs, at, model in run_final_phase(
+                study,
+                self.final,
+                deadline=start + self.config.budget,
+                params=params,
+                load=self.sampler.load_model,
+                epochs_of=lambda n: origins.get(n, {}).get("epochs"),
+                values_of=lambda t, error: [error, *t.values[1:]],
+                train=self.train,
+                validation=self.validation,
+                device=self.config.device,
+            ):
+                finished[number] = at - start
+                origins[number] = {
+                    "number": number,
+                    "origin": f"final of {of}",
+                    "epochs": epochs,
+                    "architecture": origins[of]["architecture"],
+                }
+                self.final_models[number] = model
+        return finished, origins
 
     def run(self) -> dict[str, Any]:
         """The run, with ``--workers`` trials at a time as ``--parallel`` says."""
@@ -537,7 +570,9 @@ class Run:
         front = [t for t in counted if t["number"] in set().union(*fronts)]
         for entry in front:  # test error, once, at the end; the architecture to retrain it
             entry["architecture"] = origins[entry["number"]]["architecture"]
-            if self.lemonade:
+            if entry["number"] in self.final_models:
+                model = self.final_models[entry["number"]]
+            elif self.lemonade:
                 assert isinstance(self.sampler, LemonadeSampler)
                 model = self.sampler.load_model(study.trials[entry["number"]])
             else:

@@ -316,3 +316,89 @@ def markdown_table(summary: dict[str, Any]) -> str:
             + " |"
         )
     return "\n".join(lines)
+
+
+# Issue 37's targets: the median over seeds instead of the mean, every seed for the
+# reference networks, and when each seed's hypervolume reaches the strongest baseline's.
+REACH_MEDIAN, REACH_EVERY_SEED = 0.25, 1 / 3
+
+
+def _median(values: list[float]) -> float:
+    """A seed without a network under a cap counts as infinitely bad."""
+    return float(np.median(values)) if values else float("inf")
+
+
+def targets(
+    runs: list[dict[str, Any]],
+    budget: float,
+    objectives: list[str],
+    references: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Issue 37's targets for ``runs`` (cut at ``budget`` seconds beforehand): LEMONADE
+    against the baselines of the same runs.
+
+    - ``caps``: per size cap, LEMONADE's best validation error per seed and its median,
+      each baseline's median, and whether LEMONADE's median is no worse than the lowest.
+    - ``references``: per reference network (trained 10 epochs), the seeds on which a
+      network LEMONADE found in the budget dominates it (no more parameters, no higher
+      validation error, one of them lower).
+    - ``reach``: per hypervolume, the fraction of the budget after which each seed's
+      curve reaches the strongest baseline's mean final value (None: never), their
+      median, and whether the median is within 1/4 and every seed within 1/3.
+    """
+    params = objectives.index("params")
+    seeds = sorted(r["seed"] for r in runs if r["method"] == "lemonade")
+    caps: dict[str, Any] = {}
+    by_size = best_error_by_size(runs, objectives)
+    for cap in SIZE_CAPS:
+        found = {e["seed"]: e["validation_error"] for e in by_size["lemonade"][cap]["seeds"]}
+        per_seed = [found.get(seed, float("inf")) for seed in seeds]
+        medians = {
+            m: _median(
+                [e["validation_error"] for e in entry[cap]["seeds"]]
+                + [float("inf")]
+                * (sum(r["method"] == m for r in runs) - entry[cap]["n_seeds_with_a_network"])
+            )
+            for m, entry in by_size.items()
+            if is_baseline(m)
+        }
+        strongest = min(medians, key=medians.__getitem__)
+        ours = _median(per_seed)
+        caps[cap] = {
+            "lemonade_per_seed": per_seed,
+            "lemonade_median": ours,
+            "baseline_medians": medians,
+            "strongest": strongest,
+            "strongest_median": medians[strongest],
+            "holds": ours <= medians[strongest],
+        }
+    dominated: dict[str, Any] = {}
+    for reference in references:
+        on = []
+        for run in (r for r in runs if r["method"] == "lemonade"):
+            for trial in run["trials"]:
+                error, size = trial["values"][0], trial["values"][params]
+                if (
+                    trial["within_budget"]
+                    and error <= reference["validation_error"]
+                    and size <= reference["params"]
+                    and (error < reference["validation_error"] or size < reference["params"])
+                ):
+                    on.append(run["seed"])
+                    break
+        dominated[reference["name"]] = {"seeds": sorted(on), "holds": len(on) == len(seeds)}
+    reach: dict[str, Any] = {}
+    methods = sorted({r["method"] for r in runs}, key=method_order)
+    for key in ("hypervolume", "useful_hypervolume"):
+        _, headline = _headline(runs, methods, budget, key)
+        per_seed = headline.get("fraction_of_budget_per_seed", [])
+        fractions = [f if f is not None else float("inf") for f in per_seed]
+        reach[key] = {
+            "best_baseline": headline.get("best_baseline"),
+            "per_seed": per_seed,
+            "median": _median(fractions),
+            "holds": bool(fractions)
+            and _median(fractions) <= REACH_MEDIAN
+            and max(fractions) <= REACH_EVERY_SEED,
+        }
+    return {"seeds": seeds, "caps": caps, "references": dominated, "reach": reach}

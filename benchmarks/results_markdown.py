@@ -32,9 +32,12 @@ from _search_methods import is_baseline
 from _search_methods import method_order
 from _search_methods import parse_baseline
 from _search_summary import at_budget
+from _search_summary import REACH_EVERY_SEED
+from _search_summary import REACH_MEDIAN
 from _search_summary import SIZE_CAPS
 from _search_summary import strongest_baseline_by_size
 from _search_summary import summarise
+from _search_summary import targets
 import numpy as np
 
 
@@ -81,6 +84,9 @@ n_jobs threads and as two processes."""
 OPTIONS = {"lemonade-smallcut": '`cut_placement="by_size_below_median"` (`lemonade-smallcut`)'}
 """LEMONADE variants that are a documented option of the sampler, shown next to the
 defaults in the summary when a results file holds as many seeds of them."""
+SEARCH_CONFIRM = "search_20min_confirm.json"
+"""Issue 37's confirmation set: every method of :data:`SEARCH` on seeds 20-22, named in
+benchmarks/README.md before any of them ran."""
 BEFORE = "before_"
 """Overhead files named ``before_*`` measured the code before a change, for comparison
 with their ``after_*`` twins: never figures of record."""
@@ -846,6 +852,105 @@ def _augment_per_seed(results: dict[str, Any]) -> list[str]:
     return cells
 
 
+def complete_seeds(results: dict[str, Any]) -> tuple[list[int], list[str]]:
+    """The seeds on which the defaults and every baseline of the file ran, and those
+    methods (the defaults first)."""
+    seeds = _seeds(results["runs"])
+    methods = [m for m in seeds if m == "lemonade" or is_baseline(m)]
+    common = set.intersection(*(set(seeds[m]) for m in methods)) if methods else set()
+    return sorted(common), methods
+
+
+def _reach_cell(reach: dict[str, Any]) -> str:
+    per_seed = " / ".join(fraction(f) for f in reach["per_seed"])
+    median = "never" if reach["median"] == float("inf") else f"{reach['median']:.2f}"
+    return f"{median} ({per_seed}): {'held' if reach['holds'] else 'missed'}"
+
+
+def _targets_section(files: list[tuple[str, str, dict[str, Any], str | None]]) -> list[str]:
+    """Issue 37's targets on each seed set, from ``(file name, role of its seeds,
+    results, date)``: medians over the seeds on which every method ran."""
+    lines = [
+        "### Issue 37's targets: the seeds chosen on and seeds never used before",
+        "",
+        "The defaults against the same runs' baselines, on the seeds on which every "
+        "method ran, at 20 minutes and at the same runs' first 5 and 10. Size caps: "
+        "LEMONADE's median best validation error in % against the lowest median of a "
+        "baseline (a seed without a network under the cap counts as worst), held when "
+        "no higher. References: the 10-epoch reference CNNs that a network of the search "
+        "dominates (no more parameters, no higher validation error) on every seed. HV "
+        "reached: the fraction of the budget after which each seed's log-scaled / useful "
+        "hypervolume reaches the strongest baseline's mean final one, their median and "
+        f"per seed; held when the median is at most {REACH_MEDIAN:g} and every seed "
+        f"within {REACH_EVERY_SEED:.2f}. Sources: "
+        + "; ".join(f"{role}, {_source(name, date)}" for name, role, _, date in files)
+        + ".",
+        "",
+        "| seeds | budget | "
+        + " | ".join(CAP_LABELS[c] for c in SIZE_CAPS)
+        + " | references dominated on every seed | HV reached | useful HV reached |",
+        "|" + "---|" * (len(SIZE_CAPS) + 5),
+    ]
+    per_seed: list[str] = []
+    for _, role, results, _ in files:
+        seeds, methods = complete_seeds(results)
+        if not seeds:
+            ran = ", ".join(
+                f"{method_name(m)} {seed_span(s)}" for m, s in _seeds(results["runs"]).items()
+            )
+            lines.append(f"| ({role}: no seed with every method yet; run so far: {ran}) |")
+            continue
+        runs = [r for r in results["runs"] if r["method"] in methods and r["seed"] in seeds]
+        span = f"{seed_span(seeds)} ({role})"
+        for budget in sorted(results["config"]["report_at"], reverse=True):
+            found = targets(
+                at_budget(runs, 60 * budget),
+                60 * budget,
+                results["objectives"],
+                results.get("references", []),
+            )
+            caps = [
+                f"{percent(c['lemonade_median'])} vs {percent(c['strongest_median'])} "
+                f"({method_name(c['strongest'])}): {'held' if c['holds'] else 'missed'}"
+                for c in found["caps"].values()
+            ]
+            references = found["references"]
+            held = [name for name, r in references.items() if r["holds"]]
+            lines.append(
+                f"| {span} | {budget:g} min | "
+                + " | ".join(caps)
+                + f" | {len(held)} of {len(references)}"
+                + (f": {', '.join(held)}" if held else "")
+                + f" | {_reach_cell(found['reach']['hypervolume'])} "
+                f"| {_reach_cell(found['reach']['useful_hypervolume'])} |"
+            )
+            if budget == max(results["config"]["report_at"]):
+                per_seed.append(_targets_per_seed(role, found))
+    return [*lines, "", *per_seed]
+
+
+def _targets_per_seed(role: str, found: dict[str, Any]) -> str:
+    """One line: LEMONADE's best validation error per seed at each cap, and which
+    references each seed's search dominated."""
+    cells = []
+    for index, seed in enumerate(found["seeds"]):
+        errors = " / ".join(
+            "-"
+            if c["lemonade_per_seed"][index] == float("inf")
+            else percent(c["lemonade_per_seed"][index])
+            for c in found["caps"].values()
+        )
+        beaten = [n for n, r in found["references"].items() if seed in r["seeds"]]
+        cells.append(f"seed {seed} {errors} ({len(beaten)} references dominated)")
+    return (
+        f"Per seed ({role}, the full budget), LEMONADE's best validation error in % at "
+        + " / ".join(CAP_LABELS[c] for c in SIZE_CAPS)
+        + ": "
+        + "; ".join(cells)
+        + "."
+    )
+
+
 def _compress_section(results: dict[str, Any], date: str | None, name: str) -> list[str]:
     config, _, model = _compress_facts(results)
     lines = [
@@ -1104,6 +1209,7 @@ SUMMARY_FILES = (
     SEARCH,
     SEARCH3,
     SEARCH_CORES,
+    SEARCH_CONFIRM,
     CORES,
     "retrain_search_20min.json",
     AUGMENT,
@@ -1192,6 +1298,22 @@ def benchmarks_summary(
     ]
     if augment:
         lines += ["", *_augment_section(augment)]
+    if SEARCH in results:
+        chosen = {
+            **results[SEARCH],
+            "runs": [r for r in results[SEARCH]["runs"] if r["seed"] <= 2],
+        }
+        confirm = [(SEARCH, "seeds chosen on", chosen, dates.get(SEARCH))]
+        if SEARCH_CONFIRM in results:
+            confirm.append(
+                (
+                    SEARCH_CONFIRM,
+                    "confirmation",
+                    results[SEARCH_CONFIRM],
+                    dates.get(SEARCH_CONFIRM),
+                )
+            )
+        lines += ["", *_targets_section(confirm)]
     lines += one(COMPRESS, _compress_section)
     lines += one(WORKERS, _workers_section)
     cores = {n: r for n, r in results.items() if n.startswith("cores/")}

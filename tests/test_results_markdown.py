@@ -258,3 +258,45 @@ def test_the_readme_table_shows_losses_and_seeds() -> None:
     assert "reached after 0.50 of the budget (per seed 0.50 / 1.00)" in table
     assert "Newest run committed 2026-01-02" in table
     assert "1,000 training and 500 validation images" in table
+
+
+def test_issue_37_targets_take_medians_count_a_missing_network_as_worst() -> None:
+    results = _results()
+    references = [
+        {"name": "small", "params": 5_000, "validation_error": 0.21},  # seed 0's only
+        {"name": "large", "params": 100_000, "validation_error": 0.15},  # both seeds'
+    ]
+    found = _search_summary.targets(results["runs"], 60.0, ["error", "params"], references)
+    caps = found["caps"]
+    # <= 5k: LEMONADE 20 and 22 % (median 21); TPE-6 has one network (30 %) and a seed
+    # without one: its median is infinite, random-3's too (none under 5k).
+    assert caps["5k"]["lemonade_median"] == pytest.approx(0.21)
+    assert caps["5k"]["holds"]
+    # Any size: TPE-6's median 9.5 % beats LEMONADE's 11.5 %.
+    assert caps["any"]["strongest"] == "tpe-6" and not caps["any"]["holds"]
+    assert caps["any"]["strongest_median"] == pytest.approx(0.095)
+    assert found["references"] == {
+        "small": {"seeds": [0], "holds": False},
+        "large": {"seeds": [0, 1], "holds": True},
+    }
+    # The baselines' best mean final log-scaled HV, 0.55, is reached after 30 of 60 s on
+    # seed 0 and at the end on seed 1: median 0.75, missed.
+    reach = found["reach"]["hypervolume"]
+    assert reach["per_seed"] == [0.5, 1.0] and reach["median"] == 0.75 and not reach["holds"]
+
+
+def test_the_targets_section_waits_for_a_seed_with_every_method() -> None:
+    results = _results()
+    results["config"]["report_at"] = [1.0]
+    results["references"] = []
+    for run in results["runs"]:  # a run records each front network's test error
+        run["trials"] = run["front"]
+    partial = {**results, "runs": [r for r in results["runs"] if r["method"] != "random-3"]}
+    partial["runs"] = [r for r in partial["runs"] if r["method"] == "lemonade" or r["seed"] == 0]
+    partial["runs"] += [r for r in results["runs"] if r["method"] == "random-3" and r["seed"] == 1]
+    lines = results_markdown._targets_section(
+        [("a.json", "chosen on", results, None), ("b.json", "confirmation", partial, None)]
+    )
+    rows = [line for line in lines if line.startswith("| ")]
+    assert rows[1].startswith("| 0, 1 (chosen on) | 1 min | 21.00 vs ")
+    assert rows[2].startswith("| (confirmation: no seed with every method yet; run so far: ")

@@ -170,3 +170,58 @@ def test_a_run_with_two_workers_records_the_trials_of_both(parallel: str) -> Non
         assert result["front"] and all("test_error" in t for t in result["front"])
         if method == "lemonade":
             assert any(t["origin"] != "scratch" for t in trials)  # children were made
+
+
+def test_the_final_phase_takes_the_best_network_of_each_cap_once() -> None:
+    import _final_phase
+
+    study = optuna.create_study(directions=["minimize", "minimize"])
+    networks = [(0.30, 900), (0.20, 4000), (0.12, 9000), (0.15, 60_000), (0.10, 200_000)]
+    for error, params in networks:
+        study.add_trial(optuna.trial.create_trial(values=[error, params]))
+    chosen = _final_phase.best_per_cap(study.trials, params=1)
+    # any: 200k; <= 100k and <= 25k and <= 10k: the 9k network; <= 5k: the 4k one.
+    assert [t.values[1] for t in chosen] == [200_000, 9000, 4000]
+
+
+def test_a_run_with_a_final_phase_records_the_networks_it_trained_further() -> None:
+    """``lemonade-final``: the search stops at 80 % of the budget, then the best
+    networks train on; each is a trial of its own, with the parameters of the trial it
+    continued, finished within the budget, and on the front when it got better."""
+    import argparse
+
+    import _final_phase
+
+    config = argparse.Namespace(
+        dataset="digits",
+        data_dir=None,
+        train_size=300,
+        validation_size=200,
+        budget=20.0,
+        scratch_epochs=1.0,
+        child_epochs=1.0,
+        lr=0.05,
+        device="cpu",
+        workers=1,
+        parallel="processes",
+        baseline_parallel="processes",
+        threads=1,
+        report_at=[20.0 / 60],
+        baseline_space="plain",
+    )
+    data = _search_runs.load_benchmark_data(config)
+    loaders = data.loaders(batch_size=64, seed=0)
+    run = _search_runs.Run("lemonade-final", 0, config, data, loaders, ["error", "params"])
+    # Half the budget instead of the variant's 20 %: a network of digits trains an
+    # epoch in 1-2 s here, and the test must not depend on the machine's speed.
+    run.final = _final_phase.FinalPhase(0.5)
+    result = run.run()
+    trials = {t["number"]: t for t in result["trials"]}
+    final = [t for t in trials.values() if t["origin"].startswith("final of ")]
+    assert final
+    for trial in final:
+        continued = trials[int(trial["origin"].split()[-1])]
+        assert trial["values"][1] == continued["values"][1]
+        assert continued["seconds"] <= 0.5 * config.budget + 5.0  # the search's last trial
+        assert trial["within_budget"] and trial["epochs"] > 0
+    assert all("test_error" in t for t in result["front"])
