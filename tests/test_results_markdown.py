@@ -300,3 +300,17 @@ def test_the_targets_section_waits_for_a_seed_with_every_method() -> None:
     rows = [line for line in lines if line.startswith("| ")]
     assert rows[1].startswith("| 0, 1 (chosen on) | 1 min | 21.00 vs ")
     assert rows[2].startswith("| (confirmation: no seed with every method yet; run so far: ")
+
+
+def test_a_confirmation_set_counts_only_when_every_method_ran_on_every_seed() -> None:
+    results = _results()
+    runs = results["runs"]
+    three = {**results, "runs": runs + [{**r, "seed": 2} for r in runs if r["seed"] == 1]}
+    assert results_markdown.confirmed(three)
+    assert not results_markdown.confirmed(results)  # two seeds
+    assert not results_markdown.confirmed(None)
+    missing = {
+        **three,
+        "runs": [r for r in three["runs"] if (r["method"], r["seed"]) != ("tpe-6", 2)],
+    }
+    assert not results_markdown.confirmed(missing)
