@@ -58,6 +58,21 @@ def parse_image_size(value: int | Sequence[int] | str | None) -> tuple[int, int]
     return size[0], size[1]
 
 
+def _gray_scale(top: float, *, floating: bool) -> float:
+    """The factor that brings a deep gray image whose largest value is ``top`` to 0-255.
+
+    By the range its values fit, not by ``top`` itself, so that every image of a folder
+    keeps its brightness: 8 bits as they are, else 16 bits, else 32 (PIL's signed ``I``);
+    floating-point images with values up to 1 are taken as 0-1.
+    """
+    if floating and top <= 1.0:
+        return 255.0
+    for bits in (8, 16, 31):
+        if top <= 2**bits - 1:
+            return 255.0 / (2**bits - 1)
+    return 255.0 / (2**31 - 1)  # beyond 32 bits: only a floating-point image, clipped
+
+
 def _decode(path: str) -> torch.Tensor | None:
     """The image at ``path`` as ``3 x H x W`` uint8 (RGB), or None if it is not one.
 
@@ -65,7 +80,7 @@ def _decode(path: str) -> torch.Tensor | None:
     ``IMG_EXTENSIONS`` (``torchvision.io`` decodes neither BMP, PPM nor TIFF). Unlike
     that loader, a photo's EXIF orientation is applied (a camera's portrait shot is
     stored sideways), and 16- and 32-bit gray images are scaled to 8 bits rather than
-    clipped. An alpha channel is dropped, as there.
+    clipped (:func:`_gray_scale`). An alpha channel is dropped, as there.
     """
     from PIL import Image
     from PIL import ImageOps
@@ -79,7 +94,7 @@ def _decode(path: str) -> torch.Tensor | None:
             if image.mode.startswith("I") or image.mode == "F":
                 values = np.asarray(image, dtype=np.float64)
                 top = float(values.max()) if values.size else 0.0
-                scale = 255.0 / 65535.0 if top > 255 else 1.0
+                scale = _gray_scale(top, floating=image.mode == "F")
                 image = Image.fromarray((values * scale).clip(0, 255).astype(np.uint8))
             rgb = image.convert("RGB")
     except (

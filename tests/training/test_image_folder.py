@@ -203,6 +203,17 @@ def test_orientation_bit_depth_and_oversized_images(
     assert deep is not None
     levels = deep[0].flatten()
     assert int(levels.min()) == 0 and int(levels.max()) == 255 and len(levels.unique()) > 32
+    # 32-bit gray beyond 16 bits, and floating point in [0, 1]: scaled, not clipped.
+    wide = np.linspace(0, 2**31 - 1, 64).astype(np.int32).reshape(8, 8)
+    Image.fromarray(wide, mode="I").save(tmp_path / "wide.tif")
+    unit = np.linspace(0.0, 1.0, 64, dtype=np.float32).reshape(8, 8)
+    Image.fromarray(unit, mode="F").save(tmp_path / "unit.tif")
+    for name in ("wide.tif", "unit.tif"):
+        decoded = _decode(str(tmp_path / name))
+        assert decoded is not None, name
+        levels = decoded[0].flatten()
+        assert int(levels.min()) == 0 and int(levels.max()) >= 254, name
+        assert len(levels.unique()) > 32, name
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10)  # 8x8 is then a "decompression bomb"
     assert _decode(str(tmp_path / "deep.png")) is None
 
