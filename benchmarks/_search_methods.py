@@ -60,6 +60,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lemonade-largefirst-uniform": {"largest_initial_first": True},
     "lemonade-augment": {"augment": True},
     "lemonade-final": {"final_phase": 0.2},
+    "lemonade-grownmore": {"grown_more": 2.0},
 }
 """LEMONADE's variants: the defaults, and one change each (the ablations).
 
@@ -219,6 +220,11 @@ epochs, and keep them:
   trains the best network at each size cap further from its own weights (up to 10
   epochs each, an equal share of the time each; ``_final_phase``), the paper's final
   training made part of the budget (issue 37's large end). Single process only.
+* ``lemonade-grownmore``: today's defaults, but a child with more parameters than its
+  parent fine-tunes longer by the ratio of the two, at most twice
+  (``_search_runs.growth_factor``): new filters and layers start as an identity or a
+  copy and need training to be of use (issue 37: "a training budget for grown children
+  that follows how much they grew").
 
 ``lemonade-pool3`` and ``lemonade-double-large``, the ablations that made today's initial
 networks the default, are not variants any more: their runs are labelled ``lemonade``.

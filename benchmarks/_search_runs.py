@@ -231,6 +231,14 @@ def is_lowest_error(study: optuna.Study, number: int) -> bool:
     return number in values and values[number] <= min(values.values())
 
 
+def growth_factor(
+    parent: optuna.trial.FrozenTrial, params: int, column: int, most: float
+) -> float:
+    """``lemonade-grownmore``: a child with more parameters than its parent trains
+    ``params / parent's`` times the epochs, at most ``most`` times; others 1."""
+    return min(most, max(1.0, params / parent.values[column]))
+
+
 def cheap_more_epochs(epochs: float, macs: float) -> float:
     return epochs * min(3.0, max(1.0, (CHEAP_MACS / macs) ** 0.5))
 
@@ -374,6 +382,13 @@ class Run:
                     epochs = child_epochs(epochs, arch, self.reference_macs)
                 if "best_more" in self.variant and is_lowest_error(trial.study, child.parent):
                     epochs *= self.variant["best_more"]
+                if "grown_more" in self.variant:
+                    epochs *= growth_factor(
+                        trial.study.trials[child.parent],
+                        count_params(arch),
+                        self.objectives.index("params"),
+                        self.variant["grown_more"],
+                    )
             origin = "scratch" if child.parent is None else f"{child.operator} of {child.parent}"
         else:
             arch = self.space(trial, self.data.input_shape, self.data.num_classes)

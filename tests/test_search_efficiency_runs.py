@@ -227,3 +227,10 @@ def test_a_run_with_a_final_phase_records_the_networks_it_trained_further() -> N
         # loaded machine the last one may end a little late (then it does not count).
         assert trial["seconds"] <= 1.5 * config.budget and trial["epochs"] >= 0.5
     assert all("test_error" in t for t in result["front"])
+
+
+def test_a_grown_child_trains_longer_by_how_much_it_grew_at_most_twice() -> None:
+    parent = optuna.trial.create_trial(values=[0.1, 10_000])
+    assert _search_runs.growth_factor(parent, 15_000, 1, 2.0) == 1.5
+    assert _search_runs.growth_factor(parent, 50_000, 1, 2.0) == 2.0
+    assert _search_runs.growth_factor(parent, 8_000, 1, 2.0) == 1.0  # a cut: the rule's own
