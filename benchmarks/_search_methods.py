@@ -60,6 +60,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lemonade-largefirst-uniform": {"largest_initial_first": True},
     "lemonade-augment": {"augment": True},
     "lemonade-final": {"final_phase": 0.2},
+    "lemonade-final-lr01": {"final_phase": 0.2, "final_lr": 0.01},
     "lemonade-grownmore": {"grown_more": 2.0},
 }
 """LEMONADE's variants: the defaults, and one change each (the ablations).
@@ -219,7 +220,13 @@ epochs, and keep them:
 * ``lemonade-final``: today's defaults for the first 80 % of the budget; the last 20 %
   trains the best network at each size cap further from its own weights (up to 10
   epochs each, an equal share of the time each; ``_final_phase``), the paper's final
-  training made part of the budget (issue 37's large end). Single process only.
+  training made part of the budget (issue 37's large end). Single process only. A
+  pilot on seed 0 (2026-12-05) made all five networks worse on validation, by 0.03-0.83
+  points: a fresh cosine schedule from 0.05 on networks already fine-tuned to
+  convergence;
+* ``lemonade-final-lr01``: ``lemonade-final`` with the further training's schedule
+  starting at 0.01. Both record the test error of each network trained further and of
+  the network it continued.
 * ``lemonade-grownmore``: today's defaults, but a child with more parameters than its
   parent fine-tunes longer by the ratio of the two, at most twice
   (``_search_runs.growth_factor``): new filters and layers start as an identity or a

@@ -272,7 +272,9 @@ class Run:
         self.spent = SpentTimeDensity() if self.variant.get("time_balanced") else None
         self.first: InitialFirst | None = None
         self.final = (
-            FinalPhase(self.variant["final_phase"]) if "final_phase" in self.variant else None
+            FinalPhase(self.variant["final_phase"], lr=self.variant.get("final_lr", config.lr))
+            if "final_phase" in self.variant
+            else None
         )
         self.final_models: dict[int, Any] = {}  # lemonade-final's networks, by trial number
         if self.final is not None and config.workers > 1:
@@ -593,6 +595,22 @@ class Run:
             else:
                 model = from_bytes((self.directory / f"{entry['number']}.pt").read_bytes())
             entry["test_error"] = evaluate(model, self.test, device=self.config.device)
+        # lemonade-final: both ends of each further training get a test error, on the
+        # front or not, so that the journal can tell a better network from a luckier
+        # validation draw (the best of ~100 validation errors is an optimistic one).
+        by_number = {t["number"]: t for t in trials}
+        for number, model in self.final_models.items():
+            of = int(origins[number]["origin"].split()[-1])
+            for entry, network in (
+                (by_number.get(number), model),
+                (by_number.get(of), None),
+            ):
+                if entry is None or "test_error" in entry:
+                    continue
+                if network is None:
+                    assert isinstance(self.sampler, LemonadeSampler)
+                    network = self.sampler.load_model(study.trials[of])
+                entry["test_error"] = evaluate(network, self.test, device=self.config.device)
         grid = np.linspace(0, self.config.budget, 101)
         curves = hypervolume_curves(trials, self.objectives, grid)
         return {

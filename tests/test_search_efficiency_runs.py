@@ -187,7 +187,8 @@ def test_the_final_phase_takes_the_best_network_of_each_cap_once() -> None:
 def test_a_run_with_a_final_phase_records_the_networks_it_trained_further() -> None:
     """``lemonade-final``: the search stops at 80 % of the budget, then the best
     networks train on; each is a trial of its own, with the parameters of the trial it
-    continued, finished by the end of the budget; every front network has a test error."""
+    continued, finished by the end of the budget; each, the network it continued and
+    every front network have a test error."""
     import argparse
 
     import _final_phase
@@ -226,6 +227,7 @@ def test_a_run_with_a_final_phase_records_the_networks_it_trained_further() -> N
         # Each network's share is estimated from its own trial's seconds per epoch; on a
         # loaded machine the last one may end a little late (then it does not count).
         assert trial["seconds"] <= 1.5 * config.budget and trial["epochs"] >= 0.5
+        assert 0.0 <= trial["test_error"] <= 1.0 and 0.0 <= continued["test_error"] <= 1.0
     assert all("test_error" in t for t in result["front"])
 
 
