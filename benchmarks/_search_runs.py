@@ -276,7 +276,8 @@ class Run:
             if "final_phase" in self.variant
             else None
         )
-        self.final_models: dict[int, Any] = {}  # lemonade-final's networks, by trial number
+        # lemonade-final's networks by trial number: the trial each continued, the model.
+        self.final_models: dict[int, tuple[int, Any]] = {}
         if self.final is not None and config.workers > 1:
             raise SystemExit(f"{method} runs in one process: --workers 1")
         if self.lemonade:
@@ -495,7 +496,7 @@ class Run:
                     "epochs": epochs,
                     "architecture": origins[of]["architecture"],
                 }
-                self.final_models[number] = model
+                self.final_models[number] = (of, model)
         return finished, origins
 
     def run(self) -> dict[str, Any]:
@@ -588,7 +589,7 @@ class Run:
         for entry in front:  # test error, once, at the end; the architecture to retrain it
             entry["architecture"] = origins[entry["number"]]["architecture"]
             if entry["number"] in self.final_models:
-                model = self.final_models[entry["number"]]
+                model = self.final_models[entry["number"]][1]
             elif self.lemonade:
                 assert isinstance(self.sampler, LemonadeSampler)
                 model = self.sampler.load_model(study.trials[entry["number"]])
@@ -599,8 +600,7 @@ class Run:
         # front or not, so that the journal can tell a better network from a luckier
         # validation draw (the best of ~100 validation errors is an optimistic one).
         by_number = {t["number"]: t for t in trials}
-        for number, model in self.final_models.items():
-            of = int(origins[number]["origin"].split()[-1])
+        for number, (of, model) in self.final_models.items():
             for entry, network in (
                 (by_number.get(number), model),
                 (by_number.get(of), None),

@@ -328,8 +328,10 @@ def _median(values: list[float]) -> float:
     return float(np.median(values)) if values else float("inf")
 
 
-def _test_median(entry: dict[str, Any], seeds: int) -> float:
-    found = [e["test_error"] for e in entry["seeds"]]
+def _cap_median(entry: dict[str, Any], key: str, seeds: int) -> float:
+    """The median of ``key`` (``validation_error``, ``test_error``) over ``seeds`` runs of
+    one method at one cap (an entry of :func:`best_error_by_size`), missing ones worst."""
+    found = [e[key] for e in entry["seeds"]]
     return _median(found + [float("inf")] * (seeds - len(found)))
 
 
@@ -355,15 +357,12 @@ def targets(
     seeds = sorted(r["seed"] for r in runs if r["method"] == "lemonade")
     caps: dict[str, Any] = {}
     by_size = best_error_by_size(runs, objectives)
+    runs_of = {m: sum(r["method"] == m for r in runs) for m in by_size}
     for cap in SIZE_CAPS:
         found = {e["seed"]: e["validation_error"] for e in by_size["lemonade"][cap]["seeds"]}
         per_seed = [found.get(seed, float("inf")) for seed in seeds]
         medians = {
-            m: _median(
-                [e["validation_error"] for e in entry[cap]["seeds"]]
-                + [float("inf")]
-                * (sum(r["method"] == m for r in runs) - entry[cap]["n_seeds_with_a_network"])
-            )
+            m: _cap_median(entry[cap], "validation_error", runs_of[m])
             for m, entry in by_size.items()
             if is_baseline(m)
         }
@@ -378,9 +377,11 @@ def targets(
             "holds": ours <= medians[strongest],
             # The same networks' test errors: the validation error chose them, and the
             # best of more networks is the more optimistic (LEMONADE trains more).
-            "lemonade_test_median": _test_median(by_size["lemonade"][cap], len(seeds)),
-            "strongest_test_median": _test_median(
-                by_size[strongest][cap], sum(r["method"] == strongest for r in runs)
+            "lemonade_test_median": _cap_median(
+                by_size["lemonade"][cap], "test_error", len(seeds)
+            ),
+            "strongest_test_median": _cap_median(
+                by_size[strongest][cap], "test_error", runs_of[strongest]
             ),
         }
     dominated: dict[str, Any] = {}

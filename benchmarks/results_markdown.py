@@ -872,6 +872,7 @@ def confirmed(results: dict[str, Any] | None) -> bool:
 
 
 def _median_percent(value: float) -> str:
+    """A median or a seed's error in %; "-" when there was no network (infinite)."""
     return "-" if value == float("inf") else percent(value)
 
 
@@ -954,10 +955,7 @@ def _targets_per_seed(role: str, found: dict[str, Any]) -> str:
     cells = []
     for index, seed in enumerate(found["seeds"]):
         errors = " / ".join(
-            "-"
-            if c["lemonade_per_seed"][index] == float("inf")
-            else percent(c["lemonade_per_seed"][index])
-            for c in found["caps"].values()
+            _median_percent(c["lemonade_per_seed"][index]) for c in found["caps"].values()
         )
         beaten = [n for n, r in found["references"].items() if seed in r["seeds"]]
         cells.append(f"seed {seed} {errors} ({len(beaten)} references dominated)")
