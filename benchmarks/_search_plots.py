@@ -7,6 +7,7 @@ from typing import Any
 
 from _search_methods import is_baseline
 from _search_methods import method_order
+from _search_summary import SIZE_CAPS
 import numpy as np
 
 
@@ -107,4 +108,83 @@ def plot(
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(config.output_dir / f"{name}_fronts.png", dpi=120)
+    plt.close(fig)
+    plot_caps(runs, objectives, config, name)
+
+
+def best_under_cap(run: dict[str, Any], params: int, cap: float, grid: np.ndarray) -> np.ndarray:
+    """A run's lowest validation error among its networks with at most ``cap``
+    parameters finished by each time of ``grid`` (seconds); inf before the first."""
+    best = np.full(len(grid), np.inf)
+    for trial in run["trials"]:
+        if trial["within_budget"] and trial["values"][params] <= cap:
+            later = grid >= trial["seconds"]
+            best[later] = np.minimum(best[later], trial["values"][0])
+    return best
+
+
+def plot_caps(
+    runs: list[dict[str, Any]],
+    objectives: list[str],
+    config: argparse.Namespace,
+    name: str,
+) -> None:
+    """Issue 37's size caps over time: per cap, the median over seeds of each method's
+    best validation error so far, the defaults (``lemonade``) against every baseline, on
+    the seeds on which all of them ran (``<name>_caps.png``; nothing without both)."""
+    import matplotlib.pyplot as plt  # plot() chose the backend
+
+    methods = sorted(
+        {r["method"] for r in runs if r["method"] == "lemonade" or is_baseline(r["method"])},
+        key=method_order,
+    )
+    if "lemonade" not in methods or len(methods) < 2 or "params" not in objectives:
+        return
+    seeds = set.intersection(*({r["seed"] for r in runs if r["method"] == m} for m in methods))
+    if not seeds:
+        return
+    params = objectives.index("params")
+    budget = max(r["hypervolume_curve"]["seconds"][-1] for r in runs)
+    grid = np.linspace(0.0, budget, 241)
+    palette = plt.get_cmap("tab10").colors
+    fig, axes = plt.subplots(1, len(SIZE_CAPS), figsize=(4 * len(SIZE_CAPS), 4), sharex=True)
+    for ax, (cap_name, cap) in zip(axes, SIZE_CAPS.items(), strict=True):
+        lowest = np.inf
+        for index, method in enumerate(methods):
+            curves = [
+                best_under_cap(r, params, cap, grid)
+                for r in runs
+                if r["method"] == method and r["seed"] in seeds
+            ]
+            # A seed without a network under the cap yet counts as worst, as in the
+            # targets' medians; a median that is still infinite is not drawn.
+            median = np.median(np.array(curves), axis=0)
+            shown = np.where(np.isfinite(median), median * 100, np.nan)
+            if np.isfinite(median[-1]):
+                lowest = min(lowest, median[-1] * 100)
+            ax.plot(
+                grid / 60,
+                shown,
+                color="black" if method == "lemonade" else palette[index % len(palette)],
+                ls="-" if method == "lemonade" else "--",
+                lw=2.2 if method == "lemonade" else 1.2,
+                label=method,
+            )
+        for minutes in getattr(config, "report_at", None) or []:
+            ax.axvline(minutes, color="grey", lw=0.6, ls=":")
+        if np.isfinite(lowest):  # the interesting range: the last medians and a margin
+            ax.set_ylim(lowest - 0.5, lowest + 8)
+        ax.set_title(f"<= {cap_name} parameters" if cap_name != "any" else "any size", fontsize=9)
+        ax.set_xlabel("wall-clock minutes")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("median best validation error (%)")
+    axes[-1].legend(fontsize=7)
+    fig.suptitle(
+        f"{config.dataset}: best validation error by size cap over time, median of seeds "
+        f"{', '.join(str(s) for s in sorted(seeds))}; LEMONADE's defaults (black) against "
+        "the baselines",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    fig.savefig(config.output_dir / f"{name.removesuffix('.partial')}_caps.png", dpi=110)
     plt.close(fig)

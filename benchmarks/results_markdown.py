@@ -946,7 +946,19 @@ def _targets_section(files: list[tuple[str, str, dict[str, Any], str | None]]) -
             )
             if budget == max(results["config"]["report_at"]):
                 per_seed.append(_targets_per_seed(role, found))
-    return [*lines, "", *per_seed]
+    plots = [
+        f"[{role}](results/{stem}_caps.png)"
+        for name, role, _, _ in files
+        if (RESULTS / f"{(stem := name.removesuffix('.json'))}_caps.png").exists()
+    ]
+    if plots:
+        per_seed.append(
+            "The size caps over time, the defaults against every baseline (medians of "
+            "the same seeds): " + ", ".join(plots) + "."
+        )
+    for paragraph in per_seed:
+        lines += ["", paragraph]
+    return lines
 
 
 def _targets_per_seed(role: str, found: dict[str, Any]) -> str:

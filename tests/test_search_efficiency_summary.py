@@ -7,6 +7,7 @@ import pathlib
 import sys
 from typing import Any
 
+import numpy as np
 import pytest
 
 
@@ -116,6 +117,27 @@ def test_replot_rewrites_the_summary_and_draws(tmp_path: pathlib.Path) -> None:
     assert useful["best_baseline"] == "tpe" and useful["fraction_of_budget"] is None
     assert (tmp_path / "results_hypervolume.png").stat().st_size > 0
     assert (tmp_path / "results_fronts.png").stat().st_size > 0
+    assert (tmp_path / "results_caps.png").stat().st_size > 0
+
+
+def test_the_best_error_under_a_cap_falls_as_networks_finish() -> None:
+    import _search_plots
+
+    # (validation error, params, test error) finishing at 0, 10, 20, 30 s
+    run = _run(
+        "lemonade",
+        0,
+        [(0.30, 4_000, 0.3), (0.20, 90_000, 0.2), (0.25, 3_000, 0.2), (0.1, 2e5, 0.1)],
+    )
+    run["trials"][2]["within_budget"] = False  # finished after the budget: never counted
+    grid = np.array([0.0, 5.0, 10.0, 25.0, 40.0])
+    under_5k = _search_plots.best_under_cap(run, 1, 5e3, grid)
+    assert under_5k.tolist() == [0.30] * 5
+    under_100k = _search_plots.best_under_cap(run, 1, 1e5, grid)
+    assert under_100k.tolist() == [0.30, 0.30, 0.20, 0.20, 0.20]
+    anything = _search_plots.best_under_cap(run, 1, float("inf"), grid)
+    assert anything.tolist() == [0.30, 0.30, 0.20, 0.20, 0.10]
+    assert np.isinf(_search_plots.best_under_cap(run, 1, 1e3, grid)).all()
 
 
 def test_a_baseline_with_nothing_useful_is_not_reached_at_time_zero() -> None:
