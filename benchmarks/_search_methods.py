@@ -62,6 +62,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lemonade-final": {"final_phase": 0.2},
     "lemonade-final-lr01": {"final_phase": 0.2, "final_lr": 0.01},
     "lemonade-grownmore": {"grown_more": 2.0},
+    "lemonade-margin": {"error_margin": 0.01},
 }
 """LEMONADE's variants: the defaults, and one change each (the ablations).
 
@@ -232,6 +233,11 @@ epochs, and keep them:
   (``_search_runs.growth_factor``): new filters and layers start as an identity or a
   copy and need training to be of use (issue 37: "a training budget for grown children
   that follows how much they grew").
+* ``lemonade-margin``: today's defaults, but a network stays in the population unless
+  another is no larger and more than 1 point lower in validation error (``_error_margin``):
+  the front's large end died early on the seeds that ended worst at any size, its large
+  networks beaten by a fraction of a point by smaller ones trained longer (issue 37:
+  "selection that keeps a large lineage alive on every seed").
 
 ``lemonade-pool3`` and ``lemonade-double-large``, the ablations that made today's initial
 networks the default, are not variants any more: their runs are labelled ``lemonade``.

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import itertools
 import multiprocessing
 import pathlib
 import tempfile
 import time
 from typing import Any
+from unittest import mock
 
+from _error_margin import margin_front
 from _final_phase import FinalPhase
 from _final_phase import run_final_phase
 from _parametric import reference_architectures
@@ -36,6 +39,7 @@ from optuna_lemonade.checkpoints import from_bytes
 from optuna_lemonade.checkpoints import to_bytes
 from optuna_lemonade.morphisms import OPERATORS
 from optuna_lemonade.network import build_model
+from optuna_lemonade.sampler import _population
 from optuna_lemonade.sampler import inverse_density
 from optuna_lemonade.sampler import LemonadeSampler
 from optuna_lemonade.sampler import uniform
@@ -472,7 +476,11 @@ class Run:
 
         search = self.config.budget * (1.0 if self.final is None else 1.0 - self.final.fraction)
         timeout = max(0.0, search - (time.time() - start))
-        study.optimize(self.objective, timeout=timeout, callbacks=[record], n_jobs=n_jobs)
+        with contextlib.ExitStack() as stack:
+            if "error_margin" in self.variant:  # lemonade-margin: the population's filter
+                margin = margin_front(self.variant["error_margin"])
+                stack.enter_context(mock.patch.object(_population, "pareto_front", margin))
+            study.optimize(self.objective, timeout=timeout, callbacks=[record], n_jobs=n_jobs)
         origins = {r["number"]: r for r in self.records}
         if self.final is not None:
             assert isinstance(self.sampler, LemonadeSampler)

@@ -236,3 +236,71 @@ def test_a_grown_child_trains_longer_by_how_much_it_grew_at_most_twice() -> None
     assert _search_runs.growth_factor(parent, 15_000, 1, 2.0) == 1.5
     assert _search_runs.growth_factor(parent, 50_000, 1, 2.0) == 2.0
     assert _search_runs.growth_factor(parent, 8_000, 1, 2.0) == 1.0  # a cut: the rule's own
+
+
+def test_the_margin_front_keeps_a_network_beaten_by_less_than_the_margin() -> None:
+    import _error_margin
+
+    minimize = [optuna.study.StudyDirection.MINIMIZE] * 2
+    # (error, params): the large network is 0.8 points behind a third of its size.
+    trials = [
+        optuna.trial.create_trial(values=list(values))
+        for values in [(0.20, 1_000), (0.102, 47_000), (0.110, 145_000), (0.130, 60_000)]
+    ]
+    plain = _error_margin.pareto_front(trials, minimize)
+    assert [t.values[1] for t in plain] == [1_000, 47_000]
+    kept = _error_margin.margin_front(0.01)(trials, minimize)
+    # 145k: 0.8 points behind, kept; 60k: 2.8 points behind the 47k network, out.
+    assert [t.values[1] for t in kept] == [1_000, 47_000, 145_000]
+    assert [t.values[1] for t in _error_margin.margin_front(0.005)(trials, minimize)] == [
+        1_000,
+        47_000,
+    ]
+    # Directions count: accuracy maximised instead of error minimised.
+    accuracy = [optuna.trial.create_trial(values=[1 - t.values[0], t.values[1]]) for t in trials]
+    directions = [optuna.study.StudyDirection.MAXIMIZE, optuna.study.StudyDirection.MINIMIZE]
+    kept = _error_margin.margin_front(0.01)(accuracy, directions)
+    assert [t.values[1] for t in kept] == [1_000, 47_000, 145_000]
+    with pytest.raises(ValueError, match="margin"):
+        _error_margin.margin_front(-0.1)
+
+
+def test_a_run_with_a_margin_takes_its_parents_from_the_wider_population() -> None:
+    """``lemonade-margin``: while the run optimises, the sampler's population is the
+    margin front; afterwards the library's own filter is back."""
+    from optuna_lemonade.sampler import _population
+
+    original = _population.pareto_front
+    seen: list[int] = []
+
+    class Probe(_search_runs.Run):
+        def objective(self, trial: optuna.Trial) -> list[float]:
+            assert isinstance(self.sampler, _search_runs.LemonadeSampler)
+            seen.append(len(self.sampler.population(trial.study)))
+            assert _population.pareto_front is not original
+            return super().objective(trial)
+
+    import argparse
+
+    config = argparse.Namespace(
+        dataset="digits",
+        data_dir=None,
+        train_size=300,
+        validation_size=200,
+        budget=8.0,
+        scratch_epochs=1.0,
+        child_epochs=1.0,
+        lr=0.05,
+        device="cpu",
+        workers=1,
+        parallel="processes",
+        baseline_parallel="processes",
+        threads=1,
+        report_at=[8.0 / 60],
+        baseline_space="plain",
+    )
+    data = _search_runs.load_benchmark_data(config)
+    loaders = data.loaders(batch_size=64, seed=0)
+    result = Probe("lemonade-margin", 0, config, data, loaders, ["error", "params"]).run()
+    assert len(result["trials"]) >= 4 and seen
+    assert _population.pareto_front is original
