@@ -4,6 +4,7 @@ multiply-add and the initial networks' children first."""
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import pathlib
 import sys
@@ -25,6 +26,27 @@ import _search_runs
 
 
 SPACE = SearchSpace((1, 8, 8), 3)
+
+
+def _config(budget: float, *, workers: int = 1, parallel: str = "processes") -> argparse.Namespace:
+    """A search-efficiency configuration for runs of a few seconds on 300 digits."""
+    return argparse.Namespace(
+        dataset="digits",
+        data_dir=None,
+        train_size=300,
+        validation_size=200,
+        budget=budget,
+        scratch_epochs=1.0,
+        child_epochs=1.0,
+        lr=0.05,
+        device="cpu",
+        workers=workers,
+        parallel=parallel,
+        baseline_parallel=parallel,
+        threads=1,
+        report_at=[budget / 60],
+        baseline_space="plain",
+    )
 
 
 def test_retrain_keeps_the_architecture_and_the_weights() -> None:
@@ -138,25 +160,8 @@ def test_a_run_with_two_workers_records_the_trials_of_both(parallel: str) -> Non
     """``--workers 2``: the baselines use the cores as LEMONADE does. Worker processes
     share one journal-file study, each baseline worker with a seed of its own (with one
     seed both would sample the same networks); every trial keeps its origin and time."""
-    import argparse
-
-    config = argparse.Namespace(
-        dataset="digits",
-        data_dir=None,
-        train_size=300,
-        validation_size=200,
-        budget=15.0,  # worker processes start in a few seconds (torch's import, the data)
-        scratch_epochs=1.0,
-        child_epochs=1.0,
-        lr=0.05,
-        device="cpu",
-        workers=2,
-        parallel=parallel,
-        baseline_parallel=parallel,
-        threads=1,
-        report_at=[15.0 / 60],
-        baseline_space="plain",
-    )
+    # 15 s: worker processes start in a few seconds (torch's import, the data).
+    config = _config(15.0, workers=2, parallel=parallel)
     data = _search_runs.load_benchmark_data(config)
     loaders = data.loaders(batch_size=64, seed=0)
     for method in ("random-1", "lemonade"):
@@ -189,27 +194,9 @@ def test_a_run_with_a_final_phase_records_the_networks_it_trained_further() -> N
     networks train on; each is a trial of its own, with the parameters of the trial it
     continued, finished by the end of the budget; each, the network it continued and
     every front network have a test error."""
-    import argparse
-
     import _final_phase
 
-    config = argparse.Namespace(
-        dataset="digits",
-        data_dir=None,
-        train_size=300,
-        validation_size=200,
-        budget=20.0,
-        scratch_epochs=1.0,
-        child_epochs=1.0,
-        lr=0.05,
-        device="cpu",
-        workers=1,
-        parallel="processes",
-        baseline_parallel="processes",
-        threads=1,
-        report_at=[20.0 / 60],
-        baseline_space="plain",
-    )
+    config = _config(20.0)
     data = _search_runs.load_benchmark_data(config)
     loaders = data.loaders(batch_size=64, seed=0)
     run = _search_runs.Run("lemonade-final", 0, config, data, loaders, ["error", "params"])
@@ -280,25 +267,7 @@ def test_a_run_with_a_margin_takes_its_parents_from_the_wider_population() -> No
             assert _population.pareto_front is not original
             return super().objective(trial)
 
-    import argparse
-
-    config = argparse.Namespace(
-        dataset="digits",
-        data_dir=None,
-        train_size=300,
-        validation_size=200,
-        budget=8.0,
-        scratch_epochs=1.0,
-        child_epochs=1.0,
-        lr=0.05,
-        device="cpu",
-        workers=1,
-        parallel="processes",
-        baseline_parallel="processes",
-        threads=1,
-        report_at=[8.0 / 60],
-        baseline_space="plain",
-    )
+    config = _config(8.0)
     data = _search_runs.load_benchmark_data(config)
     loaders = data.loaders(batch_size=64, seed=0)
     result = Probe("lemonade-margin", 0, config, data, loaders, ["error", "params"]).run()
