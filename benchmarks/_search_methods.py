@@ -63,6 +63,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lemonade-final-lr01": {"final_phase": 0.2, "final_lr": 0.01},
     "lemonade-grownmore": {"grown_more": 2.0},
     "lemonade-margin": {"error_margin": 0.01},
+    "lemonade-smallcut-margin": {"error_margin": 0.01, "cut_placement": "by_size_below_median"},
 }
 """LEMONADE's variants: the defaults, and one change each (the ablations).
 
@@ -238,6 +239,10 @@ epochs, and keep them:
   the front's large end died early on the seeds that ended worst at any size, its large
   networks beaten by a fraction of a point by smaller ones trained longer (issue 37:
   "selection that keeps a large lineage alive on every seed").
+* ``lemonade-smallcut-margin``: ``lemonade-margin`` from ``lemonade-smallcut`` (shrinking
+  cuts by size in parents below the population's median size), which filled the front's
+  small end early but lost its large end on two seeds of three: whether the margin keeps
+  it.
 
 ``lemonade-pool3`` and ``lemonade-double-large``, the ablations that made today's initial
 networks the default, are not variants any more: their runs are labelled ``lemonade``.
