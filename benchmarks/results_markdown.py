@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
+import itertools
 import json
 import pathlib
 import subprocess
@@ -899,7 +900,9 @@ def _targets_section(files: list[tuple[str, str, dict[str, Any], str | None]]) -
         "reached: the fraction of the budget after which each seed's log-scaled / useful "
         "hypervolume reaches the strongest baseline's mean final one, their median and "
         f"per seed; held when the median is at most {REACH_MEDIAN:g} and every seed "
-        f"within {REACH_EVERY_SEED:.2f}. Sources: "
+        f"within {REACH_EVERY_SEED:.2f}. A row that names an option: that option of the "
+        "sampler in the defaults' place, against the same baselines (a candidate, see "
+        "Protocol). Sources: "
         + "; ".join(f"{role}, {_source(name, date)}" for name, role, _, date in files)
         + ".",
         "",
@@ -910,16 +913,29 @@ def _targets_section(files: list[tuple[str, str, dict[str, Any], str | None]]) -
     ]
     per_seed: list[str] = []
     for _, role, results, _ in files:
-        seeds, methods = complete_seeds(results)
+        seeds, _ = complete_seeds(results)
         if not seeds:
             ran = ", ".join(
                 f"{method_name(m)} {seed_span(s)}" for m, s in _seeds(results["runs"]).items()
             )
             lines.append(f"| ({role}: no seed with every method yet; run so far: {ran}) |")
             continue
-        runs = [r for r in results["runs"] if r["method"] in methods and r["seed"] in seeds]
         span = f"{seed_span(seeds)} ({role})"
-        for budget in sorted(results["config"]["report_at"], reverse=True):
+        # The defaults, then each documented option that ran on the same seeds, in the
+        # defaults' place against the same baselines.
+        arms = [("lemonade", span)] + [
+            (option, f"{span}, `{option}`")
+            for option in OPTIONS
+            if set(seeds) <= {r["seed"] for r in results["runs"] if r["method"] == option}
+        ]
+        for (arm, label), budget in itertools.product(
+            arms, sorted(results["config"]["report_at"], reverse=True)
+        ):
+            runs = [
+                {**r, "method": "lemonade"} if r["method"] == arm else r
+                for r in results["runs"]
+                if r["seed"] in seeds and (r["method"] == arm or is_baseline(r["method"]))
+            ]
             found = targets(
                 at_budget(runs, 60 * budget),
                 60 * budget,
@@ -937,14 +953,14 @@ def _targets_section(files: list[tuple[str, str, dict[str, Any], str | None]]) -
             references = found["references"]
             held = [name for name, r in references.items() if r["holds"]]
             lines.append(
-                f"| {span} | {budget:g} min | "
+                f"| {label} | {budget:g} min | "
                 + " | ".join(caps)
                 + f" | {len(held)} of {len(references)}"
                 + (f": {', '.join(held)}" if held else "")
                 + f" | {_reach_cell(found['reach']['hypervolume'])} "
                 f"| {_reach_cell(found['reach']['useful_hypervolume'])} |"
             )
-            if budget == max(results["config"]["report_at"]):
+            if budget == max(results["config"]["report_at"]) and arm == "lemonade":
                 per_seed.append(_targets_per_seed(role, found))
     plots = [
         f"[{role}](results/{stem}_caps.png)"

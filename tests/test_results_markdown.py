@@ -314,3 +314,33 @@ def test_a_confirmation_set_counts_only_when_every_method_ran_on_every_seed() ->
         "runs": [r for r in three["runs"] if (r["method"], r["seed"]) != ("tpe-6", 2)],
     }
     assert not results_markdown.confirmed(missing)
+
+
+def test_a_documented_option_on_the_same_seeds_gets_rows_of_its_own() -> None:
+    results = _results()
+    results["config"]["report_at"] = [1.0]
+    results["references"] = []
+    option = next(iter(results_markdown.OPTIONS))
+    # The option: better than TPE-6 at any size on both seeds (median 8.5 %).
+    results["runs"] += [
+        _run(option, 0, [(0.19, 3_500, 0.2), (0.08, 120_000, 0.09)]),
+        _run(option, 1, [(0.21, 4_000, 0.22), (0.09, 110_000, 0.1)]),
+    ]
+    for run in results["runs"]:
+        run["trials"] = run["front"]
+    lines = results_markdown._targets_section([("a.json", "chosen on", results, None)])
+    rows = [line for line in lines if line.startswith("| 0, 1")]
+    assert [row.split(" | ")[0] for row in rows] == [
+        "| 0, 1 (chosen on)",
+        f"| 0, 1 (chosen on), `{option}`",
+    ]
+    any_size = [row.split(" | ")[6] for row in rows]
+    assert any_size[0].startswith("11.50 vs 9.50 (TPE-6): missed")
+    assert any_size[1].startswith("8.50 vs 9.50 (TPE-6): held")
+    # Only on one seed: no row.
+    one_seed = {
+        **results,
+        "runs": [r for r in results["runs"] if (r["method"], r["seed"]) != (option, 1)],
+    }
+    lines = results_markdown._targets_section([("a.json", "chosen on", one_seed, None)])
+    assert not any(option in line for line in lines if line.startswith("| "))
