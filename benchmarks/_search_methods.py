@@ -233,16 +233,20 @@ epochs, and keep them:
   parent fine-tunes longer by the ratio of the two, at most twice
   (``_search_runs.growth_factor``): new filters and layers start as an identity or a
   copy and need training to be of use (issue 37: "a training budget for grown children
-  that follows how much they grew").
+  that follows how much they grew"). Seeds 0-2 side by side with the defaults
+  (2026-12-05): mixed (better at several caps at 5 and 10 minutes, <= 25k worse at 20);
+  not adopted;
 * ``lemonade-margin``: today's defaults, but a network stays in the population unless
   another is no larger and more than 1 point lower in validation error (``_error_margin``):
   the front's large end died early on the seeds that ended worst at any size, its large
   networks beaten by a fraction of a point by smaller ones trained longer (issue 37:
-  "selection that keeps a large lineage alive on every seed").
+  "selection that keeps a large lineage alive on every seed"). Seeds 0-2: the large end
+  kept on every seed, but 43-62 % of the time above 100k parameters and <= 25k 2 points
+  worse; dropped;
 * ``lemonade-smallcut-margin``: ``lemonade-margin`` from ``lemonade-smallcut`` (shrinking
   cuts by size in parents below the population's median size), which filled the front's
   small end early but lost its large end on two seeds of three: whether the margin keeps
-  it.
+  it. It did, but <= 25k and <= 100k lost half a point; dropped.
 
 ``lemonade-pool3`` and ``lemonade-double-large``, the ablations that made today's initial
 networks the default, are not variants any more: their runs are labelled ``lemonade``.
