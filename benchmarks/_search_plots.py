@@ -7,6 +7,7 @@ from typing import Any
 
 from _search_methods import is_baseline
 from _search_methods import method_order
+from _search_summary import complete_seeds
 from _search_summary import SIZE_CAPS
 import numpy as np
 
@@ -134,14 +135,8 @@ def plot_caps(
     the seeds on which all of them ran (``<name>_caps.png``; nothing without both)."""
     import matplotlib.pyplot as plt  # plot() chose the backend
 
-    methods = sorted(
-        {r["method"] for r in runs if r["method"] == "lemonade" or is_baseline(r["method"])},
-        key=method_order,
-    )
-    if "lemonade" not in methods or len(methods) < 2 or "params" not in objectives:
-        return
-    seeds = set.intersection(*({r["seed"] for r in runs if r["method"] == m} for m in methods))
-    if not seeds:
+    seeds, methods = complete_seeds(runs)
+    if "lemonade" not in methods or len(methods) < 2 or "params" not in objectives or not seeds:
         return
     params = objectives.index("params")
     budget = max(r["hypervolume_curve"]["seconds"][-1] for r in runs)

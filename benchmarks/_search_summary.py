@@ -40,6 +40,17 @@ def at_budget(runs: list[dict[str, Any]], seconds: float) -> list[dict[str, Any]
     return result
 
 
+def complete_seeds(runs: list[dict[str, Any]]) -> tuple[list[int], list[str]]:
+    """The seeds on which the defaults (``lemonade``) and every baseline of ``runs`` ran,
+    and those methods in their order (the defaults first)."""
+    seeds: dict[str, set[int]] = {}
+    for run in runs:
+        if run["method"] == "lemonade" or is_baseline(run["method"]):
+            seeds.setdefault(run["method"], set()).add(run["seed"])
+    common = set.intersection(*seeds.values()) if seeds else set()
+    return sorted(common), sorted(seeds, key=method_order)
+
+
 LOG_RANGES = {"params": (2.0, 7.0), "macs": (3.0, 9.0)}
 
 

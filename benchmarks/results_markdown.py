@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
-import itertools
 import json
 import pathlib
 import subprocess
@@ -33,6 +32,7 @@ from _search_methods import is_baseline
 from _search_methods import method_order
 from _search_methods import parse_baseline
 from _search_summary import at_budget
+from _search_summary import complete_seeds
 from _search_summary import REACH_EVERY_SEED
 from _search_summary import REACH_MEDIAN
 from _search_summary import SIZE_CAPS
@@ -853,21 +853,12 @@ def _augment_per_seed(results: dict[str, Any]) -> list[str]:
     return cells
 
 
-def complete_seeds(results: dict[str, Any]) -> tuple[list[int], list[str]]:
-    """The seeds on which the defaults and every baseline of the file ran, and those
-    methods (the defaults first)."""
-    seeds = _seeds(results["runs"])
-    methods = [m for m in seeds if m == "lemonade" or is_baseline(m)]
-    common = set.intersection(*(set(seeds[m]) for m in methods)) if methods else set()
-    return sorted(common), methods
-
-
 def confirmed(results: dict[str, Any] | None) -> bool:
     """Whether a confirmation set is complete: every method on each of its seeds, three
     or more."""
     if results is None:
         return False
-    seeds, methods = complete_seeds(results)
+    seeds, methods = complete_seeds(results["runs"])
     ran = {r["seed"] for r in results["runs"]}
     return len(seeds) >= 3 and set(seeds) == ran and any(is_baseline(m) for m in methods)
 
@@ -913,7 +904,7 @@ def _targets_section(files: list[tuple[str, str, dict[str, Any], str | None]]) -
     ]
     per_seed: list[str] = []
     for _, role, results, _ in files:
-        seeds, _ = complete_seeds(results)
+        seeds, _ = complete_seeds(results["runs"])
         if not seeds:
             ran = ", ".join(
                 f"{method_name(m)} {seed_span(s)}" for m, s in _seeds(results["runs"]).items()
@@ -928,40 +919,39 @@ def _targets_section(files: list[tuple[str, str, dict[str, Any], str | None]]) -
             for option in OPTIONS
             if set(seeds) <= {r["seed"] for r in results["runs"] if r["method"] == option}
         ]
-        for (arm, label), budget in itertools.product(
-            arms, sorted(results["config"]["report_at"], reverse=True)
-        ):
+        for arm, label in arms:
             runs = [
                 {**r, "method": "lemonade"} if r["method"] == arm else r
                 for r in results["runs"]
                 if r["seed"] in seeds and (r["method"] == arm or is_baseline(r["method"]))
             ]
-            found = targets(
-                at_budget(runs, 60 * budget),
-                60 * budget,
-                results["objectives"],
-                results.get("references", []),
-            )
-            caps = [
-                f"{_median_percent(c['lemonade_median'])} vs "
-                f"{_median_percent(c['strongest_median'])} ({method_name(c['strongest'])}): "
-                f"{'held' if c['holds'] else 'missed'}; test "
-                f"{_median_percent(c['lemonade_test_median'])} vs "
-                f"{_median_percent(c['strongest_test_median'])}"
-                for c in found["caps"].values()
-            ]
-            references = found["references"]
-            held = [name for name, r in references.items() if r["holds"]]
-            lines.append(
-                f"| {label} | {budget:g} min | "
-                + " | ".join(caps)
-                + f" | {len(held)} of {len(references)}"
-                + (f": {', '.join(held)}" if held else "")
-                + f" | {_reach_cell(found['reach']['hypervolume'])} "
-                f"| {_reach_cell(found['reach']['useful_hypervolume'])} |"
-            )
-            if budget == max(results["config"]["report_at"]) and arm == "lemonade":
-                per_seed.append(_targets_per_seed(role, found))
+            for budget in sorted(results["config"]["report_at"], reverse=True):
+                found = targets(
+                    at_budget(runs, 60 * budget),
+                    60 * budget,
+                    results["objectives"],
+                    results.get("references", []),
+                )
+                caps = [
+                    f"{_median_percent(c['lemonade_median'])} vs "
+                    f"{_median_percent(c['strongest_median'])} ({method_name(c['strongest'])}): "
+                    f"{'held' if c['holds'] else 'missed'}; test "
+                    f"{_median_percent(c['lemonade_test_median'])} vs "
+                    f"{_median_percent(c['strongest_test_median'])}"
+                    for c in found["caps"].values()
+                ]
+                references = found["references"]
+                held = [name for name, r in references.items() if r["holds"]]
+                lines.append(
+                    f"| {label} | {budget:g} min | "
+                    + " | ".join(caps)
+                    + f" | {len(held)} of {len(references)}"
+                    + (f": {', '.join(held)}" if held else "")
+                    + f" | {_reach_cell(found['reach']['hypervolume'])} "
+                    f"| {_reach_cell(found['reach']['useful_hypervolume'])} |"
+                )
+                if budget == max(results["config"]["report_at"]) and arm == "lemonade":
+                    per_seed.append(_targets_per_seed(role, found))
     plots = [
         f"[{role}](results/{stem}_caps.png)"
         for name, role, _, _ in files
