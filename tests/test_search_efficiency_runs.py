@@ -252,7 +252,7 @@ def test_the_margin_front_keeps_a_network_beaten_by_less_than_the_margin() -> No
         _error_margin.margin_front(-0.1)
 
 
-def test_a_run_with_a_margin_takes_its_parents_from_the_wider_population() -> None:
+def test_a_run_with_a_margin_filters_its_population_by_it_only_while_it_optimises() -> None:
     """``lemonade-margin``: while the run optimises, the sampler's population is the
     margin front; afterwards the library's own filter is back."""
     from optuna_lemonade.sampler import _population
