@@ -14,6 +14,7 @@ import time
 from typing import Any
 from unittest import mock
 
+from _error_margin import largest_within_margin_front
 from _error_margin import margin_front
 from _final_phase import FinalPhase
 from _final_phase import run_final_phase
@@ -480,6 +481,9 @@ class Run:
             if "error_margin" in self.variant:  # lemonade-margin: the population's filter
                 margin = margin_front(self.variant["error_margin"])
                 stack.enter_context(mock.patch.object(_population, "pareto_front", margin))
+            if "keep_largest" in self.variant:  # lemonade-keeplarge: the same place
+                keep = largest_within_margin_front(self.variant["keep_largest"])
+                stack.enter_context(mock.patch.object(_population, "pareto_front", keep))
             study.optimize(self.objective, timeout=timeout, callbacks=[record], n_jobs=n_jobs)
         origins = {r["number"]: r for r in self.records}
         if self.final is not None:

@@ -252,9 +252,46 @@ def test_the_margin_front_keeps_a_network_beaten_by_less_than_the_margin() -> No
         _error_margin.margin_front(-0.1)
 
 
-def test_a_run_with_a_margin_filters_its_population_by_it_only_while_it_optimises() -> None:
-    """``lemonade-margin``: while the run optimises, the sampler's population is the
-    margin front; afterwards the library's own filter is back."""
+def test_the_largest_within_the_margin_is_kept_beside_the_front_and_no_other() -> None:
+    import _error_margin
+
+    minimize = [optuna.study.StudyDirection.MINIMIZE] * 2
+    # (error, params): 145k and 300k are both within a point of the 47k network.
+    trials = [
+        optuna.trial.create_trial(values=list(values))
+        for values in [
+            (0.20, 1_000),
+            (0.102, 47_000),
+            (0.110, 145_000),
+            (0.108, 300_000),
+            (0.130, 600_000),
+        ]
+    ]
+    assert [t.values[1] for t in _error_margin.margin_front(0.01)(trials, minimize)] == [
+        1_000,
+        47_000,
+        145_000,
+        300_000,
+    ]
+    keep = _error_margin.largest_within_margin_front(0.01)
+    assert [t.values[1] for t in keep(trials, minimize)] == [1_000, 47_000, 300_000]
+    # Nothing within the margin beyond the front: the front alone.
+    assert [t.values[1] for t in keep(trials[:2], minimize)] == [1_000, 47_000]
+    # Ties in size: the lower error.
+    tied = [*trials[:2], optuna.trial.create_trial(values=[0.109, 300_000]), trials[3]]
+    assert [t.values for t in keep(tied, minimize)][-1] == [0.108, 300_000]
+    assert keep([], minimize) == []
+
+
+@pytest.mark.parametrize(
+    ("method", "factory"),
+    [("lemonade-margin", "margin_front"), ("lemonade-keeplarge", "largest_within_margin_front")],
+)
+def test_a_run_with_a_margin_filters_its_population_by_it_only_while_it_optimises(
+    method: str, factory: str
+) -> None:
+    """``lemonade-margin`` and ``-keeplarge``: while the run optimises, the sampler's
+    population is their filter; afterwards the library's own filter is back."""
     from optuna_lemonade.sampler import _population
 
     original = _population.pareto_front
@@ -264,12 +301,12 @@ def test_a_run_with_a_margin_filters_its_population_by_it_only_while_it_optimise
         def objective(self, trial: optuna.Trial) -> list[float]:
             assert isinstance(self.sampler, _search_runs.LemonadeSampler)
             seen.append(len(self.sampler.population(trial.study)))
-            assert _population.pareto_front is not original
+            assert _population.pareto_front.__qualname__.startswith(f"{factory}.")
             return super().objective(trial)
 
     config = _config(8.0)
     data = _search_runs.load_benchmark_data(config)
     loaders = data.loaders(batch_size=64, seed=0)
-    result = Probe("lemonade-margin", 0, config, data, loaders, ["error", "params"]).run()
+    result = Probe(method, 0, config, data, loaders, ["error", "params"]).run()
     assert result["trials"] and seen  # how many the 8 s allow depends on the machine
     assert _population.pareto_front is original
