@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from optuna.study import StudyDirection
@@ -32,29 +33,44 @@ from optuna_lemonade.sampler._population import pareto_front
 Front = Callable[[Sequence[FrozenTrial], Sequence[StudyDirection]], list[FrozenTrial]]
 
 
+def _within_margin(
+    trials: Sequence[FrozenTrial],
+    directions: Sequence[StudyDirection],
+    pareto: Sequence[FrozenTrial],
+    margin: float,
+    error: int,
+) -> list[FrozenTrial]:
+    """The trials that no trial of ``pareto`` beats by more than ``margin`` in objective
+    ``error`` while no worse in every other objective, in their order."""
+    if not pareto:
+        return []
+    signs = np.array([1.0 if d == StudyDirection.MINIMIZE else -1.0 for d in directions])
+    losses = np.array([t.values for t in trials], dtype=float) * signs
+    best = np.array([t.values for t in pareto], dtype=float) * signs
+    costs = [i for i in range(len(directions)) if i != error]
+    no_costlier = np.all(best[None, :, costs] <= losses[:, None, costs], axis=2)
+    clearly_better = best[None, :, error] < losses[:, None, error] - margin
+    beaten = np.any(no_costlier & clearly_better, axis=1)
+    return [trial for trial, out in zip(trials, beaten, strict=True) if not out]
+
+
+def _check(margin: float) -> None:
+    if not margin >= 0:
+        raise ValueError(f"the margin must be >= 0, got {margin!r}")
+
+
 def margin_front(margin: float, *, error: int = 0) -> Front:
     """A replacement for ``optuna_lemonade.sampler._population.pareto_front``: the trials
     that no trial on the Pareto front beats by more than ``margin`` in objective ``error``
     while no worse in every other objective (a superset of the Pareto front: a trial that
     some trial beats so is also beaten so by one on the front). Trials keep their order.
     """
-    if not margin >= 0:
-        raise ValueError(f"the margin must be >= 0, got {margin!r}")
+    _check(margin)
 
     def front(
         trials: Sequence[FrozenTrial], directions: Sequence[StudyDirection]
     ) -> list[FrozenTrial]:
-        pareto = pareto_front(trials, directions)
-        if not pareto:
-            return []
-        signs = np.array([1.0 if d == StudyDirection.MINIMIZE else -1.0 for d in directions])
-        losses = np.array([t.values for t in trials], dtype=float) * signs
-        best = np.array([t.values for t in pareto], dtype=float) * signs
-        costs = [i for i in range(len(directions)) if i != error]
-        no_costlier = np.all(best[None, :, costs] <= losses[:, None, costs], axis=2)
-        clearly_better = best[None, :, error] < losses[:, None, error] - margin
-        beaten = np.any(no_costlier & clearly_better, axis=1)
-        return [trial for trial, out in zip(trials, beaten, strict=True) if not out]
+        return _within_margin(trials, directions, pareto_front(trials, directions), margin, error)
 
     return front
 
@@ -65,13 +81,13 @@ def largest_within_margin_front(margin: float, *, error: int = 0, size: int = 1)
     (:func:`margin_front`) that is largest in objective ``size`` (ties: the lowest
     error, then the earliest). Trials keep their order.
     """
-    within = margin_front(margin, error=error)
+    _check(margin)
 
     def front(
         trials: Sequence[FrozenTrial], directions: Sequence[StudyDirection]
     ) -> list[FrozenTrial]:
         pareto = pareto_front(trials, directions)
-        kept = within(trials, directions)
+        kept = _within_margin(trials, directions, pareto, margin, error)
         if not kept:
             return pareto
         sign = 1.0 if directions[error] == StudyDirection.MINIMIZE else -1.0
@@ -81,3 +97,16 @@ def largest_within_margin_front(margin: float, *, error: int = 0, size: int = 1)
         return [trial for trial in trials if id(trial) in keep]
 
     return front
+
+
+def population_filter(variant: dict[str, Any]) -> Front | None:
+    """The Pareto filter a benchmark variant puts in the sampler's place while it runs
+    (``error_margin``: :func:`margin_front`; ``keep_largest``:
+    :func:`largest_within_margin_front`), or None for the library's own."""
+    if "error_margin" in variant and "keep_largest" in variant:
+        raise ValueError("a variant takes error_margin or keep_largest, not both")
+    if "error_margin" in variant:
+        return margin_front(variant["error_margin"])
+    if "keep_largest" in variant:
+        return largest_within_margin_front(variant["keep_largest"])
+    return None

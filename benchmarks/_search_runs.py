@@ -14,8 +14,7 @@ import time
 from typing import Any
 from unittest import mock
 
-from _error_margin import largest_within_margin_front
-from _error_margin import margin_front
+from _error_margin import population_filter
 from _final_phase import FinalPhase
 from _final_phase import run_final_phase
 from _parametric import reference_architectures
@@ -478,12 +477,9 @@ class Run:
         search = self.config.budget * (1.0 if self.final is None else 1.0 - self.final.fraction)
         timeout = max(0.0, search - (time.time() - start))
         with contextlib.ExitStack() as stack:
-            if "error_margin" in self.variant:  # lemonade-margin: the population's filter
-                margin = margin_front(self.variant["error_margin"])
-                stack.enter_context(mock.patch.object(_population, "pareto_front", margin))
-            if "keep_largest" in self.variant:  # lemonade-keeplarge: the same place
-                keep = largest_within_margin_front(self.variant["keep_largest"])
-                stack.enter_context(mock.patch.object(_population, "pareto_front", keep))
+            front = population_filter(self.variant)  # lemonade-margin, -keeplarge
+            if front is not None:
+                stack.enter_context(mock.patch.object(_population, "pareto_front", front))
             study.optimize(self.objective, timeout=timeout, callbacks=[record], n_jobs=n_jobs)
         origins = {r["number"]: r for r in self.records}
         if self.final is not None:

@@ -281,6 +281,22 @@ def test_the_largest_within_the_margin_is_kept_beside_the_front_and_no_other() -
     tied = [*trials[:2], optuna.trial.create_trial(values=[0.109, 300_000]), trials[3]]
     assert [t.values for t in keep(tied, minimize)][-1] == [0.108, 300_000]
     assert keep([], minimize) == []
+    with pytest.raises(ValueError, match="margin"):
+        _error_margin.largest_within_margin_front(-0.1)
+
+
+def test_a_variant_names_one_population_filter_at_most() -> None:
+    import _error_margin
+
+    assert _error_margin.population_filter({}) is None
+    assert _error_margin.population_filter({"error_margin": 0.01}).__qualname__.startswith(
+        "margin_front."
+    )
+    assert _error_margin.population_filter({"keep_largest": 0.01}).__qualname__.startswith(
+        "largest_within_margin_front."
+    )
+    with pytest.raises(ValueError, match="not both"):
+        _error_margin.population_filter({"error_margin": 0.01, "keep_largest": 0.01})
 
 
 @pytest.mark.parametrize(
