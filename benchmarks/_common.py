@@ -22,10 +22,26 @@ def synthetic_error(params: float, trial_number: int) -> float:
     return float(0.4 * (params / 1e3) ** -0.25 + noise)
 
 
+def cpu_name() -> str:
+    """The processor's model name (Linux's /proc/cpuinfo; elsewhere what ``platform``
+    knows) and the instruction set torch's CPU kernels use (AVX2, AVX512...): machines
+    here differ in both, and their speeds by up to three times."""
+    name = platform.processor()
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.partition(":")[2].strip()
+                break
+    except OSError:
+        pass
+    return f"{name or 'unknown'} ({torch.backends.cpu.get_cpu_capability()})"
+
+
 def machine() -> dict[str, Any]:
     """What the benchmark ran on."""
     return {
         "platform": platform.platform(),
+        "cpu": cpu_name(),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),

@@ -14,6 +14,7 @@ import time
 from typing import Any
 from unittest import mock
 
+from _common import cpu_name
 from _error_margin import population_filter
 from _final_phase import FinalPhase
 from _final_phase import run_final_phase
@@ -629,6 +630,7 @@ class Run:
             "workers": self.config.workers,
             "parallel": (self.config.parallel if self.lemonade else self.config.baseline_parallel),
             "calibration_seconds": calibration,
+            "cpu": cpu_name(),  # a results file may span sessions, on other machines
             "wall_seconds": elapsed,
             "trials": trials,
             "front": [t for t in front if t["number"] in fronts[-1]],

@@ -49,12 +49,15 @@ from typing import Any
 
 from _common import RESULTS
 from _common import write_json
+from _machine_speed import speed_mismatch
+from _machine_speed import SPEED_TOLERANCE
 from _search_methods import is_method
 from _search_methods import LEMONADE_VARIANTS
 from _search_methods import method_order
 from _search_methods import METHODS
 from _search_methods import SAMPLERS
 from _search_plots import plot
+from _search_runs import calibration_seconds
 from _search_runs import load_benchmark_data
 from _search_runs import Run
 from _search_runs import run_in_process
@@ -218,6 +221,13 @@ def parse_arguments() -> tuple[argparse.ArgumentParser, argparse.Namespace]:
         metavar="METHOD:SEED,...",
         help="with --resume: runs not to keep (e.g. disturbed by other work on the "
         "machine); they run again if --methods and --seeds ask for them",
+    )
+    parser.add_argument(
+        "--any-speed",
+        action="store_true",
+        help="with --resume: run even on a machine whose calibration step takes more "
+        f"than {SPEED_TOLERANCE} times as long as the kept runs' (or less than "
+        f"1/{SPEED_TOLERANCE}); without it such an invocation stops before its first run",
     )
     parser.add_argument(
         "--references-from",
@@ -401,6 +411,18 @@ def main() -> None:
     for method, seed in sorted(done):
         print(f"seed {seed} {method:17} kept from {kept_from}", flush=True)
     pending = [(m, s) for s in seeds for m in methods if (m, s) not in done]
+    if pending and runs:
+        # A results file may span sessions, and sessions land on machines of different
+        # speeds: stop before 20 minutes are spent on a run that would not compare.
+        mismatch = speed_mismatch(calibration_seconds(data.input_shape, data.num_classes), runs)
+        if mismatch is not None and not config.any_speed:
+            parser.error(
+                f"--resume: {mismatch}. Run on a machine like theirs, or pass --any-speed "
+                "to run anyway"
+            )
+        if mismatch is not None:
+            print(f"warning: {mismatch}; running anyway (--any-speed)", flush=True)
+    kept = list(runs)
 
     def finished(result: dict[str, Any]) -> None:
         runs.append(result)
@@ -412,6 +434,13 @@ def main() -> None:
             f"({result['wall_seconds']:.0f} s)",
             flush=True,
         )
+        drift = speed_mismatch(result["calibration_seconds"], kept or runs[:-1])
+        if drift is not None:
+            print(
+                f"warning: seed {result['seed']} {result['method']}: {drift}; disturbed? "
+                f"(--resume --drop {result['method']}:{result['seed']} runs it again)",
+                flush=True,
+            )
         # Saved after every run: a crash or restart loses at most the runs in flight.
         write_json(
             config.output_dir,

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import pathlib
+import subprocess
 import sys
 
 import numpy as np
@@ -21,7 +23,8 @@ from optuna_lemonade.morphisms import Mutation
 
 
 sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "benchmarks"))
-import _retrain_operator  # benchmarks/ is not a package
+import _machine_speed  # benchmarks/ is not a package
+import _retrain_operator
 import _search_runs
 
 
@@ -326,3 +329,54 @@ def test_a_run_with_a_margin_filters_its_population_by_it_only_while_it_optimise
     result = Probe(method, 0, config, data, loaders, ["error", "params"]).run()
     assert result["trials"] and seen  # how many the 8 s allow depends on the machine
     assert _population.pareto_front is original
+
+
+def test_a_machine_of_another_speed_is_named_and_one_alike_passes() -> None:
+    runs = [{"calibration_seconds": s} for s in (0.6, 0.67, 0.8)] + [{"method": "old"}]
+    assert _machine_speed.kept_calibration(runs) == pytest.approx(0.67)
+    assert _machine_speed.speed_mismatch(1.0, runs) is None  # 1.5 times: within 1.6
+    assert _machine_speed.speed_mismatch(0.45, runs) is None
+    slow = _machine_speed.speed_mismatch(1.76, runs)
+    assert slow is not None and "1.76 s" in slow and "0.67 s" in slow and "2.6 times" in slow
+    fast = _machine_speed.speed_mismatch(0.2, runs)
+    assert fast is not None and "3.4 times faster" in fast
+    assert _machine_speed.speed_mismatch(5.0, [{"method": "old"}]) is None  # nothing to go by
+    with pytest.raises(ValueError, match="positive"):
+        _machine_speed.speed_mismatch(0.0, runs)
+    with pytest.raises(ValueError, match="at least 1"):
+        _machine_speed.speed_mismatch(1.0, runs, tolerance=0.5)
+
+
+def test_resuming_on_a_machine_of_another_speed_stops_before_any_run(
+    tmp_path: pathlib.Path,
+) -> None:
+    script = pathlib.Path(__file__).parents[1] / "benchmarks" / "search_efficiency.py"
+    common = [
+        sys.executable, str(script), "--dataset", "digits", "--train-size", "300",
+        "--validation-size", "200", "--minutes", "0.02", "--methods", "random-3",
+        "--no-references", "--threads", "1", "--output-dir", str(tmp_path), "--name", "t",
+    ]  # fmt: skip
+    subprocess.run([*common, "--seeds", "1"], check=True, capture_output=True, timeout=300)
+    path = tmp_path / "t.json"
+    results = json.loads(path.read_text())
+    assert results["runs"][0]["cpu"] and results["machine"]["cpu"]
+    # The kept run as if from a machine a thousand times faster than this one.
+    results["runs"][0]["calibration_seconds"] /= 1000
+    path.write_text(json.dumps(results))
+    refused = subprocess.run(
+        [*common, "--seeds", "2", "--resume"], capture_output=True, text=True, timeout=300
+    )
+    assert refused.returncode == 2
+    assert "--resume: the calibration step took" in refused.stderr
+    assert "--any-speed" in refused.stderr
+    assert len(json.loads(path.read_text())["runs"]) == 1  # nothing ran, nothing written
+    anyway = subprocess.run(
+        [*common, "--seeds", "2", "--resume", "--any-speed"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    assert "running anyway (--any-speed)" in anyway.stdout
+    assert "warning: seed 1 random-3" in anyway.stdout  # the run itself is named too
+    assert [r["seed"] for r in json.loads(path.read_text())["runs"]] == [0, 1]
