@@ -1229,6 +1229,48 @@ def _initial_section(results: dict[str, Any], date: str | None, name: str) -> li
     return lines
 
 
+def _continued_section(results: dict[str, Any], date: str | None, name: str) -> list[str]:
+    """Networks trained further after a lineage: mean errors and the seeds that gained."""
+    sizes: dict[int, list[dict[str, Any]]] = {}
+    for network in results["networks"]:
+        sizes.setdefault(network["params"], []).append(network)
+    seeds = sorted({n["seed"] for n in results["networks"]})
+    lineage = "+".join(f"{e:g}" for e in results["networks"][0]["lineage_epochs"])
+    arms = [(lr, epochs) for lr, epochs in results["arms"]]
+    head = " | ".join(f"from {lr:g}, {epochs:g} epochs" for lr, epochs in arms)
+    lines = [
+        "### Training further after a lineage",
+        "",
+        f"Each initial network trained as a lineage of the search trains it ({lineage} "
+        "epochs, each a cosine from 0.05), then trained further on a fresh cosine from "
+        f"each rate. Validation / test error in %, means over seeds {seed_span(seeds)}, "
+        "and on how many seeds the validation error fell "
+        f"({results['dataset']}, {results['sizes'][0]:,} / {results['sizes'][1]:,} "
+        f"images; {_source(name, date)}):",
+        "",
+        f"| params | lineage | {head} |",
+        "|---" * (2 + len(arms)) + "|",
+    ]
+    for params, networks in sorted(sizes.items()):
+        cells = [
+            f"{percent(float(np.mean([n['validation_error'] for n in networks])))} / "
+            f"{percent(float(np.mean([n['test_error'] for n in networks])))}"
+        ]
+        for index in range(len(arms)):
+            further = [n["further"][index] for n in networks]
+            fell = sum(
+                f["validation_error"] < n["validation_error"]
+                for f, n in zip(further, networks, strict=True)
+            )
+            cells.append(
+                f"{percent(float(np.mean([f['validation_error'] for f in further])))} / "
+                f"{percent(float(np.mean([f['test_error'] for f in further])))} "
+                f"({fell} of {len(networks)})"
+            )
+        lines.append(f"| {params:,} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def _dashboard_section(results: dict[str, Any], date: str | None, name: str) -> list[str]:
     problems = len(results["problems"]) + len(results["server_errors"])
     return [
@@ -1261,6 +1303,7 @@ SUMMARY_FILES = (
     "checkpoint_retention.json",
     "child_learning_rate.json",
     "initial_networks.json",
+    "continued_training.json",
     "dashboard/dashboard_tour.json",
 )
 """The results files the blocks are made from (patterns under results/)."""
@@ -1361,6 +1404,7 @@ def benchmarks_summary(
     lines += one("checkpoint_retention.json", _retention_section)
     lines += one("child_learning_rate.json", _child_lr_section)
     lines += one("initial_networks.json", _initial_section)
+    lines += one("continued_training.json", _continued_section)
     lines += one("dashboard/dashboard_tour.json", _dashboard_section)
     return "\n".join(lines)
 

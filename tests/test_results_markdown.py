@@ -344,3 +344,36 @@ def test_a_documented_option_on_the_same_seeds_gets_rows_of_its_own() -> None:
     }
     lines = results_markdown._targets_section([("a.json", "chosen on", one_seed, None)])
     assert not any(option in line for line in lines if line.startswith("| "))
+
+
+def test_training_further_gives_means_and_the_seeds_that_gained() -> None:
+    def network(seed: int, params: int, before: float, after: list[float]) -> dict[str, Any]:
+        return {
+            "seed": seed,
+            "params": params,
+            "lineage_epochs": [3.0, 2.0],
+            "validation_error": before,
+            "test_error": before + 0.01,
+            "further": [{"validation_error": a, "test_error": a + 0.02} for a in after],
+        }
+
+    results = {
+        "dataset": "fashion-mnist",
+        "sizes": [10000, 10000],
+        "arms": [[0.05, 3.0], [0.01, 8.0]],
+        "networks": [
+            network(0, 6534, 0.12, [0.13, 0.11]),
+            network(1, 6534, 0.10, [0.11, 0.11]),
+            network(0, 144954, 0.09, [0.08, 0.085]),
+        ],
+    }
+    lines = results_markdown._continued_section(results, "2026-12-06", "c.json")
+    assert "3+2 epochs" in lines[2] and "seeds 0, 1" in lines[2]
+    assert lines[4] == "| params | lineage | from 0.05, 3 epochs | from 0.01, 8 epochs |"
+    # Means over seeds; the validation error fell on no seed at 0.05 and on one at 0.01.
+    assert lines[6] == (
+        "| 6,534 | 11.00 / 12.00 | 12.00 / 14.00 (0 of 2) | 11.00 / 13.00 (1 of 2) |"
+    )
+    assert lines[7] == (
+        "| 144,954 | 9.00 / 10.00 | 8.00 / 10.00 (1 of 1) | 8.50 / 10.50 (1 of 1) |"
+    )
