@@ -41,7 +41,8 @@ from optuna_lemonade.training import load_dataset
 
 LINEAGE = (3.0, 2.0, 2.0)
 """Epochs of the training from scratch and of each fine-tune after it, each a cosine from
-the search's 0.05: the lineage of a network three generations deep."""
+the search's 0.05: the lineage of a network three generations deep (``--generations``
+sets the number of fine-tunes)."""
 ARMS = ((0.05, 3.0), (0.01, 3.0), (0.05, 8.0), (0.01, 8.0))
 """(initial learning rate, epochs) of each further training."""
 
@@ -51,16 +52,28 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--generations",
+        type=int,
+        default=2,
+        help="fine-tunes of 2 epochs after the 3 from scratch (default 2; the front's "
+        "largest networks in the 20-minute searches had lineages of 10-25 epochs)",
+    )
     parser.add_argument("--quick", action="store_true", help="digits, 1 seed, a smoke run")
     parser.add_argument("--output-dir", type=pathlib.Path, default=RESULTS)
     config = parser.parse_args()
-    if config.seeds < 1 or config.threads < 1:
-        parser.error("--seeds and --threads must be at least 1")
+    if config.seeds < 1 or config.threads < 1 or config.generations < 0:
+        parser.error("--seeds and --threads must be at least 1, --generations at least 0")
+    lineage = (LINEAGE[0],) + (LINEAGE[1],) * config.generations
     torch.set_num_threads(config.threads)
     dataset, sizes = ("digits", (600, 400)) if config.quick else ("fashion-mnist", (10000, 10000))
     data = load_dataset(dataset, train_size=sizes[0], validation_size=sizes[1], seed=0)
     space = SearchSpace(data.input_shape, data.num_classes)
-    name = "continued_training" + ("_quick" if config.quick else "")
+    name = (
+        "continued_training"
+        + (f"_g{config.generations}" if config.generations != 2 else "")
+        + ("_quick" if config.quick else "")
+    )
     partial = config.output_dir / f"{name}.partial.json"
     # Saved after every network: an interrupted invocation keeps what finished.
     networks: list[dict[str, Any]] = (
@@ -77,12 +90,12 @@ def main() -> None:
                 print(f"seed {seed} {params:7d} params: kept from {partial}", flush=True)
                 continue
             model = build_model(arch, seed=seed)
-            for epochs in LINEAGE:
+            for epochs in lineage:
                 fine_tune(model, train, epochs=epochs, lr=0.05, progress=False)
             entry: dict[str, Any] = {
                 "seed": seed,
                 "params": params,
-                "lineage_epochs": list(LINEAGE),
+                "lineage_epochs": list(lineage),
                 "validation_error": evaluate(model, validation),
                 "test_error": evaluate(model, test),
                 "further": [],

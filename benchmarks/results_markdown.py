@@ -1239,7 +1239,7 @@ def _continued_section(results: dict[str, Any], date: str | None, name: str) -> 
     arms = [(lr, epochs) for lr, epochs in results["arms"]]
     head = " | ".join(f"from {lr:g}, {epochs:g} epochs" for lr, epochs in arms)
     lines = [
-        "### Training further after a lineage",
+        f"### Training further after a lineage of {lineage} epochs",
         "",
         f"Each initial network trained as a lineage of the search trains it ({lineage} "
         "epochs, each a cosine from 0.05), then trained further on a fresh cosine from "
@@ -1303,7 +1303,7 @@ SUMMARY_FILES = (
     "checkpoint_retention.json",
     "child_learning_rate.json",
     "initial_networks.json",
-    "continued_training.json",
+    "continued_training*.json",
     "dashboard/dashboard_tour.json",
 )
 """The results files the blocks are made from (patterns under results/)."""
@@ -1404,7 +1404,10 @@ def benchmarks_summary(
     lines += one("checkpoint_retention.json", _retention_section)
     lines += one("child_learning_rate.json", _child_lr_section)
     lines += one("initial_networks.json", _initial_section)
-    lines += one("continued_training.json", _continued_section)
+    # One per lineage depth; a run still going (.partial) is not a figure of record.
+    continued = [n for n in results if n.startswith("continued_training") and ".partial" not in n]
+    for name in sorted(continued):
+        lines += one(name, _continued_section)
     lines += one("dashboard/dashboard_tour.json", _dashboard_section)
     return "\n".join(lines)
 
