@@ -1235,7 +1235,11 @@ def _continued_section(results: dict[str, Any], date: str | None, name: str) -> 
     for network in results["networks"]:
         sizes.setdefault(network["params"], []).append(network)
     seeds = sorted({n["seed"] for n in results["networks"]})
-    lineage = "+".join(f"{e:g}" for e in results["networks"][0]["lineage_epochs"])
+    first, *rest = results["networks"][0]["lineage_epochs"]
+    repeated = len(rest) > 1 and len(set(rest)) == 1
+    lineage = f"{first:g}" + (
+        f"+{len(rest)}x{rest[0]:g}" if repeated else "".join(f"+{e:g}" for e in rest)
+    )
     arms = [(lr, epochs) for lr, epochs in results["arms"]]
     head = " | ".join(f"from {lr:g}, {epochs:g} epochs" for lr, epochs in arms)
     lines = [

@@ -368,7 +368,12 @@ def test_training_further_gives_means_and_the_seeds_that_gained() -> None:
         ],
     }
     lines = results_markdown._continued_section(results, "2026-12-06", "c.json")
+    assert lines[0] == "### Training further after a lineage of 3+2 epochs"
     assert "3+2 epochs" in lines[2] and "seeds 0, 1" in lines[2]
+    for network in results["networks"]:  # fine-tunes of one length, counted
+        network["lineage_epochs"] = [3.0, 2.0, 2.0, 2.0]
+    deeper = results_markdown._continued_section(results, "2026-12-06", "c.json")
+    assert deeper[0] == "### Training further after a lineage of 3+3x2 epochs"
     assert lines[4] == "| params | lineage | from 0.05, 3 epochs | from 0.01, 8 epochs |"
     # Means over seeds; the validation error fell on no seed at 0.05 and on one at 0.01.
     assert lines[6] == (
