@@ -1408,10 +1408,8 @@ def benchmarks_summary(
     lines += one("checkpoint_retention.json", _retention_section)
     lines += one("child_learning_rate.json", _child_lr_section)
     lines += one("initial_networks.json", _initial_section)
-    # One per lineage depth; a run still going (.partial) is not a figure of record.
-    continued = [n for n in results if n.startswith("continued_training") and ".partial" not in n]
-    for name in sorted(continued):
-        lines += one(name, _continued_section)
+    for name in sorted(n for n in results if n.startswith("continued_training")):
+        lines += one(name, _continued_section)  # one per lineage depth
     lines += one("dashboard/dashboard_tour.json", _dashboard_section)
     return "\n".join(lines)
 
@@ -1439,6 +1437,8 @@ def load_results(
     times: dict[str, int] = {}
     for pattern in SUMMARY_FILES:
         for path in sorted(directory.glob(pattern)):
+            if path.name.endswith(".partial.json"):  # a run still going: no figure of record
+                continue
             name = path.relative_to(directory).as_posix()
             results[name] = json.loads(path.read_text())
             committed = _git("log", "-1", "--format=%cs %ct", "--", str(path)).split()

@@ -382,3 +382,9 @@ def test_training_further_gives_means_and_the_seeds_that_gained() -> None:
     assert lines[7] == (
         "| 144,954 | 9.00 / 10.00 | 8.00 / 10.00 (1 of 1) | 8.50 / 10.50 (1 of 1) |"
     )
+
+
+def test_a_run_still_going_is_not_a_figure_of_record(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "continued_training_g9.partial.json").write_text('{"networks": []}')
+    results, _, _ = results_markdown.load_results(tmp_path)
+    assert results == {}
