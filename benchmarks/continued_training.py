@@ -76,10 +76,14 @@ def main() -> None:
     )
     partial = config.output_dir / f"{name}.partial.json"
     # Saved after every network: an interrupted invocation keeps what finished.
-    networks: list[dict[str, Any]] = (
-        json.loads(partial.read_text())["networks"] if partial.exists() else []
-    )
-    done = {(n["seed"], n["params"]) for n in networks}
+    networks: list[dict[str, Any]] = []
+    done: set[tuple[int, int]] = set()
+    if partial.exists():
+        try:
+            networks = json.loads(partial.read_text())["networks"]
+            done = {(n["seed"], n["params"]) for n in networks}
+        except (ValueError, KeyError, TypeError) as error:
+            parser.error(f"{partial} is not a readable partial result ({error!r}); move it away")
     started = time.perf_counter()
     seeds = 1 if config.quick else config.seeds
     for seed in range(config.first_seed, config.first_seed + seeds):
