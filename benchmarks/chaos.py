@@ -8,7 +8,10 @@ loading data, deciding or training the initial networks; then every few seconds
 (uniformly 2-5 s) the controller SIGKILLs a random worker past its start-up; each killed
 worker is replaced, until ``--kills`` more (or ``--max-minutes`` passed). Dead workers'
 trials are failed by the heartbeats and retried (at most 3 times) with the same
-decision. Then the workers are stopped, stale trials recovered, the retries run by one
+decision. Kills are counted, not timed, so the workers then search on without kills
+until every initial network and one child per worker have completed (within
+``--max-minutes``): on a slow machine the kills can all land in start-up. Then the
+workers are stopped, stale trials recovered, the retries run by one
 last worker, and the study is checked:
 
 * no trial is left RUNNING or WAITING;
@@ -246,6 +249,21 @@ def check(
     }
 
 
+def past_start(study: optuna.Study, initial: list[Any], children: int) -> bool:
+    """Whether every initial architecture and ``children`` children have completed."""
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    decisions = [
+        Decision.from_dict(t.system_attrs[DECISION_KEY])
+        for t in complete
+        if DECISION_KEY in t.system_attrs
+    ]
+    trained = [d.architecture for d in decisions if d.kind == "initial"]
+    return (
+        all(arch in trained for arch in initial)
+        and sum(d.parent is not None for d in decisions) >= children
+    )
+
+
 def run(
     kind: str, kills: int, startup_kills: int, max_minutes: float, seed: int, workers: int
 ) -> dict[str, Any]:
@@ -282,6 +300,15 @@ def run(
                 gap = (1, 4) if killed < startup_kills else (2, 5)
                 next_kill = time.monotonic() + rng.uniform(*gap)
         chaos_seconds = time.monotonic() - start
+        # Then calm until the search is past its start: the kills are counted, not
+        # timed, and on a slow machine they can all land before any worker has trained
+        # an initial network (CI once saw 2 trials in 34 s). Only a search that never
+        # gets there within --max-minutes counts as a problem (checked below).
+        initial = search_space()[0].initial_architectures()
+        deadline = start + 60 * max_minutes
+        while not past_start(study, initial, workers) and time.monotonic() < deadline:
+            time.sleep(1)
+        calm_seconds = time.monotonic() - start - chaos_seconds
         codes = pool.stop(timeout=120)
         recover(kind, study)
         waiting = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
@@ -294,7 +321,6 @@ def run(
         study = optuna.load_study(study_name=study_name, storage=storage)
         for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
             seen.setdefault(trial.number, list(trial.values))
-        initial = search_space()[0].initial_architectures()
         store = CheckpointStore(FileSystemArtifactStore(str(artifacts)))
         result = check(study, store, artifacts, seen, initial)
         worker_log = log.read_text(errors="replace")
@@ -308,6 +334,7 @@ def run(
             "kills": killed,
             "startup_kills": min(killed, startup_kills),
             "chaos_seconds": round(chaos_seconds, 1),
+            "calm_seconds": round(calm_seconds, 1),
             "worker_exit_codes_at_stop": codes,
             "retries_run_at_the_end": waiting,
             **result,
@@ -352,7 +379,8 @@ def main() -> None:
         )
         results.append(result)
         print(
-            f"{kind}: {result['kills']} kills in {result['chaos_seconds']:.0f} s; "
+            f"{kind}: {result['kills']} kills in {result['chaos_seconds']:.0f} s, then "
+            f"{result['calm_seconds']:.0f} s without; "
             f"{result['trials']} trials: {result['complete']} complete, {result['failed']} "
             f"failed, {result['retries']} retries; {result['checkpoints_loaded']} checkpoints "
             f"load, {result['checkpoints_deleted_by_retention']} deleted by retention (logged); "
