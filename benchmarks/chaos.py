@@ -61,6 +61,7 @@ from optuna.storages import RDBStorage
 from optuna.storages import RetryFailedTrialCallback
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend
+from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
 from optuna_lemonade._storage_keys import CHECKPOINT_KEY
@@ -162,6 +163,15 @@ def recover(kind: str, study: optuna.Study) -> None:
         fail_stale_trials(study)
 
 
+def decisions_of(trials: list[FrozenTrial]) -> dict[int, Decision]:
+    """The sampler's decision of each trial that has one, by trial number."""
+    return {
+        t.number: Decision.from_dict(t.system_attrs[DECISION_KEY])
+        for t in trials
+        if DECISION_KEY in t.system_attrs
+    }
+
+
 def check(
     study: optuna.Study,
     store: CheckpointStore,
@@ -173,11 +183,7 @@ def check(
     trials = study.get_trials(deepcopy=False)
     problems: list[str] = []
     by_number = {t.number: t for t in trials}
-    decisions = {
-        t.number: Decision.from_dict(t.system_attrs[DECISION_KEY])
-        for t in trials
-        if DECISION_KEY in t.system_attrs
-    }
+    decisions = decisions_of(trials)
     unfinished = [
         f"{t.number} ({t.state.name})"
         for t in trials
@@ -252,11 +258,7 @@ def check(
 def past_start(study: optuna.Study, initial: list[Any], children: int) -> bool:
     """Whether every initial architecture and ``children`` children have completed."""
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    decisions = [
-        Decision.from_dict(t.system_attrs[DECISION_KEY])
-        for t in complete
-        if DECISION_KEY in t.system_attrs
-    ]
+    decisions = decisions_of(complete).values()
     trained = [d.architecture for d in decisions if d.kind == "initial"]
     return (
         all(arch in trained for arch in initial)
