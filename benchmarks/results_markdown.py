@@ -413,9 +413,10 @@ def _baselines_text(seeds: dict[str, list[int]]) -> str:
 # --------------------------------------------------------------------- README's table
 
 
-def readme_table(results: dict[str, Any], date: str | None) -> str:
+def readme_table(results: dict[str, Any], date: str | None, name: str = SEARCH) -> str:
     """README's results table: LEMONADE's defaults against the strongest baseline per
-    size cap, and both hypervolumes, at the search benchmark's full budget."""
+    size cap, and both hypervolumes, at the search benchmark's full budget (``name``: the
+    results file, under :data:`RESULTS`)."""
     seeds = _seeds(results["runs"])
     budget = f"{results['config']['budget'] / 60:g} min"
     comparison = Comparison(search_summary(results, budget), seeds)
@@ -466,7 +467,7 @@ def readme_table(results: dict[str, Any], date: str | None) -> str:
         "strongest is the lowest mean per row. Hypervolumes: log-scaled parameters from "
         '100 to 10M; useful networks: error under 20 %, from 1k parameters; "reached": '
         "where LEMONADE's mean curve reaches the strongest baseline's final value. "
-        f"Newest run committed {date or '(not dated)'}: `benchmarks/results/{SEARCH}`.",
+        f"Newest run committed {date or '(not dated)'}: `benchmarks/results/{name}`.",
     ]
     return "\n".join(lines)
 
@@ -1453,7 +1454,7 @@ def blocks(directory: pathlib.Path = RESULTS) -> dict[Target, str]:
     if confirmed(results.get(SEARCH_CONFIRM)):
         # Issue 37: README shows the seeds nobody chose a default on, once every method
         # has run on each of them; the seeds chosen on stay in benchmarks/README.md.
-        table = readme_table(results[SEARCH_CONFIRM], dates.get(SEARCH_CONFIRM))
+        table = readme_table(results[SEARCH_CONFIRM], dates.get(SEARCH_CONFIRM), SEARCH_CONFIRM)
         table += (
             "\n\nSeeds 20-22 were named before any run on them; the defaults were chosen on "
             "seeds 0-4 (`benchmarks/results/search_20min.json`): both sets, per seed and "

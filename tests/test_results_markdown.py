@@ -8,6 +8,7 @@ on an edited figure, and how the blocks are put between their marker lines.
 
 from __future__ import annotations
 
+import json
 import pathlib
 import re
 import shutil
@@ -256,8 +257,11 @@ def test_the_readme_table_shows_losses_and_seeds() -> None:
         "| best error, any size | 11.50 / 12.50 | 9.50 / 10.50, TPE-6 | +2.00 / +2.00 |"
     )
     assert "reached after 0.50 of the budget (per seed 0.50 / 1.00)" in table
-    assert "Newest run committed 2026-01-02" in table
+    assert "Newest run committed 2026-01-02: `benchmarks/results/search_20min.json`" in table
     assert "1,000 training and 500 validation images" in table
+    # The confirmation set's table names its own file.
+    confirm = results_markdown.readme_table(_results(), None, "search_20min_confirm.json")
+    assert "committed (not dated): `benchmarks/results/search_20min_confirm.json`." in confirm
 
 
 def test_issue_37_targets_take_medians_count_a_missing_network_as_worst() -> None:
@@ -388,3 +392,25 @@ def test_a_run_still_going_is_not_a_figure_of_record(tmp_path: pathlib.Path) -> 
     (tmp_path / "continued_training_g9.partial.json").write_text('{"networks": []}')
     results, _, _ = results_markdown.load_results(tmp_path)
     assert results == {}
+
+
+def test_readme_shows_the_confirmation_set_once_it_is_complete(tmp_path: pathlib.Path) -> None:
+    results = _results()
+    results["config"]["report_at"] = [1.0]
+    results["references"] = []
+    for run in results["runs"]:
+        run["trials"] = run["front"]
+    (tmp_path / "search_20min.json").write_text(json.dumps(results))
+    runs = results["runs"]
+    seeds = [{**r, "seed": r["seed"] + 20} for r in runs]
+    partial = {**results, "runs": seeds}  # seeds 20 and 21: not complete yet
+    (tmp_path / "search_20min_confirm.json").write_text(json.dumps(partial))
+    table = results_markdown.blocks(tmp_path)[results_markdown.README_TABLE]
+    assert "`benchmarks/results/search_20min.json`" in table
+    assert "search_20min_confirm" not in table
+    complete = {**results, "runs": seeds + [{**r, "seed": 22} for r in runs if r["seed"] == 1]}
+    (tmp_path / "search_20min_confirm.json").write_text(json.dumps(complete))
+    table = results_markdown.blocks(tmp_path)[results_markdown.README_TABLE]
+    assert "| LEMONADE, defaults (seeds 20-22) |" in table
+    assert "`benchmarks/results/search_20min_confirm.json`" in table
+    assert "Seeds 20-22 were named before any run on them" in table
