@@ -1457,7 +1457,7 @@ def blocks(directory: pathlib.Path = RESULTS) -> dict[Target, str]:
         table = readme_table(results[SEARCH_CONFIRM], dates.get(SEARCH_CONFIRM), SEARCH_CONFIRM)
         table += (
             "\n\nSeeds 20-22 were named before any run on them; the defaults were chosen on "
-            "seeds 0-4 (`benchmarks/results/search_20min.json`): both sets, per seed and "
+            f"seeds 0-4 (`benchmarks/results/{SEARCH}`): both sets, per seed and "
             "against issue 37's targets, in [benchmarks/README.md](benchmarks/README.md)."
         )
     else:
