@@ -66,6 +66,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lemonade-smallcut-margin": {"error_margin": 0.01, "cut_placement": "by_size_below_median"},
     "lemonade-margin03": {"error_margin": 0.003},
     "lemonade-keeplarge": {"keep_largest": 0.01},
+    "lemonade-halves": {"halves_by_time": True},
 }
 """LEMONADE's variants: the defaults, and one change each (the ablations).
 
@@ -256,6 +257,11 @@ epochs, and keep them:
   the largest network within 1 point (``_error_margin.largest_within_margin_front``):
   one large lineage kept alive, where ``lemonade-margin`` kept every network within the
   margin and spent half the budget above 100k parameters.
+* ``lemonade-halves``: today's defaults, but the parent comes from the half of the
+  population (split at its median parameter count) on which less wall-clock has been
+  spent so far, by inverse density within it (``_search_runs.HalvesByTime``): a short
+  budget's first minutes go to both ends, not to whichever the first children grew
+  (issue 37's short budgets), and the large end keeps half the time at 20 minutes.
 
 ``lemonade-pool3`` and ``lemonade-double-large``, the ablations that made today's initial
 networks the default, are not variants any more: their runs are labelled ``lemonade``.

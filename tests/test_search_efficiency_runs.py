@@ -102,6 +102,38 @@ def test_spent_time_density_prefers_sizes_that_took_least_time() -> None:
     assert _search_runs.inverse_density(front, reference)[1] > 0.5
 
 
+def test_halves_by_time_draws_from_the_half_with_less_time() -> None:
+    """The population split at its median size: parents come from the half whose
+    networks took less wall-clock so far, by inverse density within it."""
+    study = optuna.create_study(directions=["minimize", "minimize"])
+    start = datetime.datetime(2026, 1, 1)
+
+    def add(params: float, seconds: float) -> None:
+        trial = optuna.trial.create_trial(values=[0.1, params])
+        trial.datetime_start = start
+        trial.datetime_complete = start + datetime.timedelta(seconds=seconds)
+        study.add_trial(trial)
+
+    # The initial networks: 6.5k and 37k (the median, small half) took 5 + 8 s; 145k 15 s.
+    for params, seconds in [(6534, 5), (36770, 8), (144954, 15)]:
+        add(params, seconds)
+    halves = _search_runs.HalvesByTime()
+    halves.study = study
+    population = np.array([[6534.0], [36770.0], [144954.0]])
+    p = halves(population, population)
+    assert p[2] == 0.0 and p.sum() == pytest.approx(1.0)
+    assert np.allclose(p[:2], _search_runs.inverse_density(population[:2], population))
+    # Three small children (3 s each): the small half has 22 s, the large 15 s.
+    for params in (4000, 5000, 9000):
+        add(params, 3)
+    assert halves(population, population).tolist() == [0.0, 0.0, 1.0]
+    # A dominated large trial counts too: 40 s more for the large half.
+    add(300_000, 40)
+    assert halves(population, population)[2] == 0.0
+    # One network: nothing to split.
+    assert halves(population[:1], population[:1]).tolist() == [1.0]
+
+
 def test_params_per_mac_prefers_cheap_growth_and_ignores_macs_in_the_density() -> None:
     population = np.array([[6_000.0, 500_000.0], [24_000.0, 2_000_000.0], [94_000.0, 7_500_000.0]])
     # Two children of the 94k network of the same size: one grown at 28x28 (many
