@@ -1455,10 +1455,14 @@ def blocks(directory: pathlib.Path = RESULTS) -> dict[Target, str]:
         # Issue 37: README shows the seeds nobody chose a default on, once every method
         # has run on each of them; the seeds chosen on stay in benchmarks/README.md.
         table = readme_table(results[SEARCH_CONFIRM], dates.get(SEARCH_CONFIRM), SEARCH_CONFIRM)
+        confirm, chosen = (
+            seed_span(sorted({r["seed"] for r in results[name]["runs"]}))
+            for name in (SEARCH_CONFIRM, SEARCH)
+        )
         table += (
-            "\n\nSeeds 20-22 were named before any run on them; the defaults were chosen on "
-            f"seeds 0-4 (`benchmarks/results/{SEARCH}`): both sets, per seed and "
-            "against issue 37's targets, in [benchmarks/README.md](benchmarks/README.md)."
+            f"\n\nSeeds {confirm} were named before any run on them; the defaults were "
+            f"chosen on seeds {chosen} (`benchmarks/results/{SEARCH}`): both sets, per seed "
+            "and against issue 37's targets, in [benchmarks/README.md](benchmarks/README.md)."
         )
     else:
         table = readme_table(results[SEARCH], dates.get(SEARCH))

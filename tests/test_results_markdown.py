@@ -414,3 +414,5 @@ def test_readme_shows_the_confirmation_set_once_it_is_complete(tmp_path: pathlib
     assert "| LEMONADE, defaults (seeds 20-22) |" in table
     assert "`benchmarks/results/search_20min_confirm.json`" in table
     assert "Seeds 20-22 were named before any run on them" in table
+    # The seeds chosen on are those of search_20min.json's runs, not a figure written in.
+    assert "the defaults were chosen on seeds 0, 1 (" in table
