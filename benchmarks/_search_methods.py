@@ -66,7 +66,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lemonade-smallcut-margin": {"error_margin": 0.01, "cut_placement": "by_size_below_median"},
     "lemonade-margin03": {"error_margin": 0.003},
     "lemonade-keeplarge": {"keep_largest": 0.01},
-    "lemonade-halves": {"halves_by_time": True},
+    "lemonade-halves": {"halves_by_time": 1.0},
+    "lemonade-halves2": {"halves_by_time": 2.0},
 }
 """LEMONADE's variants: the defaults, and one change each (the ablations).
 
@@ -262,6 +263,11 @@ epochs, and keep them:
   spent so far, by inverse density within it (``_search_runs.HalvesByTime``): a short
   budget's first minutes go to both ends, not to whichever the first children grew
   (issue 37's short budgets), and the large end keeps half the time at 20 minutes.
+* ``lemonade-halves2``: ``lemonade-halves`` only while one half has had more than twice
+  the other's time; otherwise inverse density over the whole population, as by
+  default (``HalvesByTime(ratio=2.0)``): ``lemonade-halves`` drew only the two ends'
+  networks on seed 0 and left the front without a network between 25k and 100k
+  parameters better than its 10k one.
 
 ``lemonade-pool3`` and ``lemonade-double-large``, the ablations that made today's initial
 networks the default, are not variants any more: their runs are labelled ``lemonade``.

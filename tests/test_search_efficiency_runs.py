@@ -132,6 +132,16 @@ def test_halves_by_time_draws_from_the_half_with_less_time() -> None:
     assert halves(population, population)[2] == 0.0
     # One network: nothing to split.
     assert halves(population[:1], population[:1]).tolist() == [1.0]
+    # lemonade-halves2: the large half has 55 s, the small 22 s (2.5 times): the small
+    # half; within twice each other, density over the whole population.
+    halves2 = _search_runs.HalvesByTime(ratio=2.0)
+    halves2.study = study
+    assert halves2(population, population)[2] == 0.0
+    for params in (12_000, 15_000):
+        add(params, 6)
+    assert np.allclose(
+        halves2(population, population), _search_runs.inverse_density(population, population)
+    )
 
 
 def test_params_per_mac_prefers_cheap_growth_and_ignores_macs_in_the_density() -> None:
