@@ -132,15 +132,25 @@ def test_halves_by_time_draws_from_the_half_with_less_time() -> None:
     assert halves(population, population)[2] == 0.0
     # One network: nothing to split.
     assert halves(population[:1], population[:1]).tolist() == [1.0]
-    # lemonade-halves2: the large half has 55 s, the small 22 s (2.5 times): the small
-    # half; within twice each other, density over the whole population.
-    halves2 = _search_runs.HalvesByTime(ratio=2.0)
+    # lemonade-halves2: split at 37k, a half only outside 1.5 times. Tiny networks on
+    # the front move the median, not this split: with two of 300 parameters (1 s each),
+    # 24 s up to 37k against 55 s over it: the small half.
+    for params in (300, 300):
+        add(params, 1)
+    halves2 = _search_runs.HalvesByTime(1.5, split=36770)
     halves2.study = study
-    assert halves2(population, population)[2] == 0.0
+    tiny = np.array([[300.0], [300.0], [300.0], [6534.0], [36770.0], [144954.0]])
+    p = halves2(tiny, tiny)
+    assert p[5] == 0.0 and p[:5].sum() == pytest.approx(1.0)
+    # The median split (3.4k) sets the 300-parameter networks' 2 s against all the rest.
+    assert np.all(halves(tiny, tiny)[3:] == 0.0)
+    # 24 s more at 12-15k: 48 s against 55, within 1.5 times: density over everything.
     for params in (12_000, 15_000):
-        add(params, 6)
+        add(params, 12)
+    assert np.allclose(halves2(tiny, tiny), _search_runs.inverse_density(tiny, tiny))
+    # Only networks on one side of the split: density.
     assert np.allclose(
-        halves2(population, population), _search_runs.inverse_density(population, population)
+        halves2(tiny[:3], tiny[:3]), _search_runs.inverse_density(tiny[:3], tiny[:3])
     )
 
 
