@@ -253,16 +253,26 @@ epochs, and keep them:
   it. It did, but <= 25k and <= 100k lost half a point; dropped;
 * ``lemonade-margin03``: ``lemonade-margin`` with a margin of 0.3 points, the standard
   error of a 9 % error measured on 10,000 images: a network is kept while the smaller
-  one that beats it may be better by chance only;
+  one that beats it may be better by chance only. Measured on 2026-12-06 at 20
+  minutes, seeds 0-2, side by side with the defaults on one core each: the large end
+  kept on seed 2 (9.01 % at any size against 9.78), +0.4 / +0.5 points at <= 10k / 25k
+  on the median, 15 of issue 37's 30 targets against the defaults' 17; dropped;
 * ``lemonade-keeplarge``: today's defaults, but the population is the Pareto front plus
   the largest network within 1 point (``_error_margin.largest_within_margin_front``):
   one large lineage kept alive, where ``lemonade-margin`` kept every network within the
-  margin and spent half the budget above 100k parameters.
+  margin and spent half the budget above 100k parameters. Measured with
+  ``lemonade-margin03``: the best at any size on the median (8.81 % against 8.97), but
+  57-60 % of the time above 100k on every seed and +1.1 points at <= 25k; 13 of 30
+  targets; dropped.
 * ``lemonade-halves``: today's defaults, but the parent comes from the half of the
   population (split at its median parameter count) on which less wall-clock has been
   spent so far, by inverse density within it (``_search_runs.HalvesByTime``): a short
   budget's first minutes go to both ends, not to whichever the first children grew
   (issue 37's short budgets), and the large end keeps half the time at 20 minutes.
+  Measured on 2026-12-06 at 20 minutes, seeds 0-2, one core each: the log-scaled
+  hypervolume sooner at every budget, but the population's median fell into the front's
+  tiny networks (a few hundred parameters), 81-84 % of the time went under 10k and
+  almost none between 25k and 100k (+1.25 / +1.30 points at <= 25k / 100k); dropped.
 * ``lemonade-halves2``: the halves are the networks up to the middle initial network's
   size (37k on Fashion-MNIST) and those above, and a half is chosen only while the other
   has had more than 1.5 times its time; otherwise inverse density over the whole
