@@ -169,11 +169,14 @@ class HalvesByTime:
     parent's only while the other has had more than ``ratio`` times its time (1.5: each
     side between 40 and 60 %; the seeds that lost the 5-minute hypervolume spent about
     60 % over 100k alone); otherwise inverse density over the whole population decides,
-    as by default. On seed 0,
-    ``lemonade-halves`` sent every draw to the two ends: the front filled with networks
-    of 100-1,000 parameters, its median fell to 334, and the time was balanced between
-    those and everything else (83 % of it under 10k; 164 networks; the best under 100k
-    parameters 11.77 %, nothing between 25k and 100k better than the 10k one).
+    as by default.
+
+    Both dropped (JOURNAL, 2026-12-06, afternoon). On seed 0, ``lemonade-halves`` sent
+    every draw to the two ends: the front filled with networks of 100-1,000 parameters,
+    its median fell to 334, and the time was balanced between those and everything else
+    (83 % of it under 10k; nothing between 25k and 100k better than the 10k network).
+    ``lemonade-halves2`` cannot act once the front holds nothing above the split, and
+    lost the large end on two seeds of three.
     """
 
     def __init__(self, ratio: float = 1.0, *, split: float | None = None) -> None:
