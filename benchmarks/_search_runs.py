@@ -108,6 +108,15 @@ def params_per_mac(candidates: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return result
 
 
+def timed_trials(study: optuna.Study) -> list[tuple[optuna.trial.FrozenTrial, float]]:
+    """The study's finished trials with their wall-clock seconds, start to completion."""
+    return [
+        (t, (t.datetime_complete - t.datetime_start).total_seconds())
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if t.datetime_start is not None and t.datetime_complete is not None
+    ]
+
+
 class SpentTimeDensity:
     """Parent selection by the inverse density of the training time spent so far.
 
@@ -126,17 +135,11 @@ class SpentTimeDensity:
 
     def __call__(self, candidates: np.ndarray, reference: np.ndarray) -> np.ndarray:
         assert self.study is not None
-        finished = [
-            t
-            for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-            if t.datetime_start is not None and t.datetime_complete is not None
-        ]
+        finished = timed_trials(self.study)
         if len(finished) < 2:
             return inverse_density(candidates, reference)
-        costs = np.log(np.array([t.values[1:] for t in finished], dtype=float))
-        seconds = np.array(
-            [(t.datetime_complete - t.datetime_start).total_seconds() for t in finished]
-        )
+        costs = np.log(np.array([t.values[1:] for t, _ in finished], dtype=float))
+        seconds = np.array([took for _, took in finished])
         points = np.log(candidates)
         n, dims = costs.shape
         bandwidth = np.maximum(costs.std(axis=0, ddof=1) * n ** (-1.0 / (dims + 4)), 0.1)
@@ -191,10 +194,8 @@ class HalvesByTime:
         if small.all() or not small.any():
             return inverse_density(candidates, reference)
         seconds = {True: 0.0, False: 0.0}
-        for trial in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-            if trial.datetime_start is not None and trial.datetime_complete is not None:
-                took = (trial.datetime_complete - trial.datetime_start).total_seconds()
-                seconds[bool(trial.values[1] <= boundary)] += took
+        for trial, took in timed_trials(self.study):
+            seconds[bool(trial.values[1] <= boundary)] += took
         if seconds[False] > self.ratio * seconds[True]:
             half = small
         elif seconds[True] > self.ratio * seconds[False]:
@@ -358,13 +359,14 @@ class Run:
             )
             initial = space.initial_architectures()
             if "halves_by_time" in self.variant:
-                middle = float(np.median([count_params(a) for a in initial]))
-                self.halves = HalvesByTime(
-                    self.variant["halves_by_time"],
-                    split=middle if self.variant.get("halves_at_middle_initial") else None,
-                )
                 if objectives != ["error", "params"] or config.workers > 1:
                     raise SystemExit(f"{method} needs --objectives error,params and --workers 1")
+                middle = (  # the middle initial network's size
+                    float(np.median([count_params(a) for a in initial]))
+                    if self.variant.get("halves_at_middle_initial")
+                    else None
+                )
+                self.halves = HalvesByTime(self.variant["halves_by_time"], split=middle)
             if self.variant.get("initial_first") or self.variant.get("largest_first"):
                 self.first = InitialFirst(
                     len(initial), largest_only=bool(self.variant.get("largest_first"))

@@ -152,6 +152,21 @@ def test_halves_by_time_draws_from_the_half_with_less_time() -> None:
     assert np.allclose(
         halves2(tiny[:3], tiny[:3]), _search_runs.inverse_density(tiny[:3], tiny[:3])
     )
+    large = np.array([[50_000.0], [144954.0]])
+    assert np.allclose(halves2(large, large), _search_runs.inverse_density(large, large))
+
+
+@pytest.mark.parametrize(
+    ("objectives", "workers"), [(["error", "params", "macs"], 1), (["error", "params"], 2)]
+)
+def test_halves_needs_two_objectives_and_one_worker(objectives: list[str], workers: int) -> None:
+    """``lemonade-halves`` reads parameters as the second value of one worker's study:
+    other objectives or workers stop the run before any training, naming both needs."""
+    config = _config(5.0, workers=workers)
+    data = _search_runs.load_benchmark_data(config)
+    loaders = data.loaders(batch_size=64, seed=0)
+    with pytest.raises(SystemExit, match="--objectives error,params and --workers 1"):
+        _search_runs.Run("lemonade-halves2", 0, config, data, loaders, objectives)
 
 
 def test_params_per_mac_prefers_cheap_growth_and_ignores_macs_in_the_density() -> None:
